@@ -1,0 +1,156 @@
+"""Typed errors of sora_nb. Every message names what went wrong and what to do; none ever
+contains an API key (``redact`` scrubs every message built from server or SDK text).
+
+    SoraError
+    ├── SoraParameterError (ValueError)   a parameter is invalid: its name, value, what is allowed
+    ├── SoraConfigError                   the backend configuration is unusable
+    ├── SoraAPIError                      the backend refused a request (HTTP status, code)
+    │   └── SoraAuthenticationError       the key was rejected (401)
+    ├── SoraConnectionError               the backend stayed unreachable through every retry
+    ├── SoraJobFailed                     the job ended in status "failed" (carries the job)
+    ├── SoraTimeout (TimeoutError)        a wait ran past its deadline (carries the job)
+    └── SoraMediaError                    a download, probe or merge went wrong
+        └── SoraAudioError                the audio given to a merge is unusable
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._job import SoraJob
+
+__all__ = [
+    "SoraAPIError",
+    "SoraAudioError",
+    "SoraAuthenticationError",
+    "SoraConfigError",
+    "SoraConnectionError",
+    "SoraError",
+    "SoraJobFailed",
+    "SoraMediaError",
+    "SoraParameterError",
+    "SoraTimeout",
+    "redact",
+]
+
+_SECRETS: set[str] = set()
+_KEY_PATTERN = re.compile(r"\b(sk-[A-Za-z0-9_\-]{6,}|sora-local-[A-Za-z0-9_\-]{6,})")
+
+
+def register_secret(secret: str | None) -> None:
+    """Remember a key so that ``redact`` removes it from any text."""
+    if secret and len(secret) >= 4:
+        _SECRETS.add(secret)
+
+
+def redact(text: str) -> str:
+    """Return ``text`` with every known API key, and anything shaped like one, masked."""
+    for secret in _SECRETS:
+        text = text.replace(secret, "[redacted]")
+    return _KEY_PATTERN.sub("[redacted]", text)
+
+
+class SoraError(Exception):
+    """Base class of every error sora_nb raises."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(redact(message))
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class SoraParameterError(SoraError, ValueError):
+    """A parameter is invalid. Carries the parameter name, the value and what is allowed."""
+
+    def __init__(self, param: str, value: Any, allowed: str, *, detail: str = "") -> None:
+        shown = repr(value)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        text = f"{param}={shown} is not allowed: {allowed}"
+        if detail:
+            text += f" ({detail})"
+        super().__init__(text)
+        self.param = param
+        self.value = value
+        self.allowed = allowed
+
+
+class SoraConfigError(SoraError):
+    """The backend configuration cannot be used (unknown backend, missing key, ...)."""
+
+
+class SoraAPIError(SoraError):
+    """The backend answered a request with an error."""
+
+    def __init__(
+        self, message: str, *, status_code: int | None = None, code: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.code = code
+
+
+class SoraAuthenticationError(SoraAPIError):
+    """The backend rejected the API key. Check OPENAI_API_KEY or ``configure(api_key=...)``."""
+
+
+class SoraConnectionError(SoraError):
+    """The backend could not be reached, even after retrying with backoff."""
+
+
+class SoraJobFailed(SoraError):
+    """The job ended in status ``failed``. ``.job``, ``.code`` and ``.reason`` say why."""
+
+    def __init__(self, job: SoraJob, code: str | None, reason: str | None) -> None:
+        self.job = job
+        self.code = code or "unknown_error"
+        self.reason = reason or "the server gave no reason"
+        super().__init__(f"Sora job {job.id} failed [{self.code}]: {self.reason}")
+
+
+class SoraTimeout(SoraError, TimeoutError):
+    """A wait ran past its deadline. The job goes on on the server: ``job.resume()`` or
+    ``SoraJob.attach(job.id)`` continue it."""
+
+    def __init__(self, job: SoraJob, waited: float) -> None:
+        self.job = job
+        self.waited = waited
+        super().__init__(
+            f"Sora job {job.id} still {job.status} ({job.progress}%) after {waited:.1f} s; "
+            f"it goes on on the server: call job.resume() or job.wait() again, "
+            f"or snb.SoraJob.attach({job.id!r}) later"
+        )
+
+
+class SoraMediaError(SoraError):
+    """A media file could not be downloaded, read or written."""
+
+
+class SoraAudioError(SoraMediaError):
+    """The audio given to a merge is empty, corrupt, missing or of an unsupported kind."""
+
+
+def from_sdk(exc: BaseException) -> SoraError:
+    """Translate an ``openai`` SDK exception into the matching ``SoraError`` (key-free)."""
+    import openai
+
+    if isinstance(exc, SoraError):
+        return exc
+    if isinstance(exc, openai.APIStatusError):
+        body = exc.body if isinstance(exc.body, dict) else {}
+        err = body.get("error") if isinstance(body.get("error"), dict) else body
+        message = str(err.get("message") or exc.message) if isinstance(err, dict) else exc.message
+        code = err.get("code") if isinstance(err, dict) else None
+        param = err.get("param") if isinstance(err, dict) else None
+        text = f"the backend refused the request (HTTP {exc.status_code}"
+        text += f", {code})" if code else ")"
+        text += f": {message}" + (f" [param: {param}]" if param else "")
+        kind = SoraAuthenticationError if exc.status_code in (401, 403) else SoraAPIError
+        return kind(text, status_code=exc.status_code, code=str(code) if code else None)
+    if isinstance(exc, openai.APIConnectionError):
+        return SoraConnectionError(f"could not reach the backend: {exc}")
+    return SoraError(f"{type(exc).__name__}: {exc}")

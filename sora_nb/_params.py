@@ -1,0 +1,409 @@
+"""Validation and normalisation of request parameters (pure functions): model, seconds
+(rounded to 4/8/12), size, prompt and reference image. The local server shares the constants."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import numbers
+import os
+import re
+import sys
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from PIL import Image
+
+from ._errors import SoraParameterError
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "DEFAULT_SECONDS",
+    "DEFAULT_SIZE",
+    "MAX_PROMPT_CHARS",
+    "MODELS",
+    "PRO_ONLY_SIZES",
+    "SECONDS",
+    "SIZES",
+    "ReferenceImage",
+    "SoraDurationWarning",
+    "VideoParams",
+    "build_params",
+    "is_known_model",
+    "is_pro",
+    "load_reference",
+    "normalize_model",
+    "normalize_prompt",
+    "normalize_seconds",
+    "normalize_size",
+    "round_seconds",
+]
+
+MODELS: tuple[str, ...] = ("sora-2", "sora-2-pro")
+#: Dated snapshots of the two models, e.g. ``sora-2-2025-10-06``, ``sora-2-pro-2025-10-06``.
+SNAPSHOT_PATTERN = re.compile(r"^sora-2(-pro)?-\d{4}-\d{2}-\d{2}$")
+SECONDS: tuple[int, ...] = (4, 8, 12)
+SIZES: tuple[str, ...] = ("720x1280", "1280x720", "1024x1792", "1792x1024")
+PRO_ONLY_SIZES: frozenset[str] = frozenset({"1024x1792", "1792x1024"})
+#: The API's own default size is 720x1280; sora_nb defaults to 16:9, as the seed does.
+DEFAULT_SIZE = "1280x720"
+DEFAULT_MODEL = "sora-2"
+DEFAULT_SECONDS = 8
+MAX_PROMPT_CHARS = 32_000
+
+
+def is_known_model(model: str) -> bool:
+    """True for ``sora-2``, ``sora-2-pro`` and their dated snapshots."""
+    return model in MODELS or SNAPSHOT_PATTERN.match(model) is not None
+
+
+def is_pro(model: str) -> bool:
+    """True for ``sora-2-pro`` and its snapshots."""
+    return model.startswith("sora-2-pro")
+
+
+class SoraDurationWarning(UserWarning):
+    """A duration was not one of 4, 8 or 12 seconds and was rounded to the nearest."""
+
+
+# -- model, seconds, size, prompt ----------------------------------------------------------
+
+_MODEL_ALLOWED = (
+    "'sora-2' (default), 'sora-2-pro' or a dated snapshot such as 'sora-2-2025-10-06' "
+    "(pass allow_custom_models=True for a compatible server's own model names)"
+)
+_SECONDS_ALLOWED = "4, 8 or 12 (other positive numbers are rounded to the nearest)"
+
+
+def normalize_model(model: object, *, allow_custom: bool = False) -> str:
+    """Return the model name to send: ``sora-2`` (for ``None``), ``sora-2-pro`` or a dated
+    snapshot. Unknown names are refused unless ``allow_custom`` (then any non-empty str)."""
+    if model is None:
+        return DEFAULT_MODEL
+    if not isinstance(model, str) or not model.strip():
+        raise SoraParameterError("model", model, _MODEL_ALLOWED)
+    name = model.strip()
+    if is_known_model(name.lower()):
+        return name.lower()
+    if allow_custom:
+        return name
+    raise SoraParameterError("model", model, _MODEL_ALLOWED)
+
+
+def round_seconds(value: float) -> int:
+    """The nearest of 4, 8 and 12 to ``value``; a tie rounds up (6 -> 8, 10 -> 12)."""
+    if math.isnan(value):
+        raise SoraParameterError("seconds", value, _SECONDS_ALLOWED)
+    if value < 6:
+        return 4
+    if value < 10:
+        return 8
+    return 12
+
+
+def normalize_seconds(value: object) -> int:
+    """Return 4, 8 or 12 for a positive number or numeric string, warning with
+    ``SoraDurationWarning`` when rounding changed it. Bools, NaN, inf, zero, negatives and
+    non-numbers raise ``SoraParameterError``."""
+    number: float
+    if isinstance(value, bool) or not isinstance(value, (numbers.Real, str)):
+        raise SoraParameterError("seconds", value, _SECONDS_ALLOWED)
+    try:
+        number = float(value.strip() if isinstance(value, str) else value)
+    except (ValueError, OverflowError):
+        raise SoraParameterError("seconds", value, _SECONDS_ALLOWED) from None
+    if not math.isfinite(number) or number <= 0:
+        raise SoraParameterError("seconds", value, _SECONDS_ALLOWED)
+    seconds = round_seconds(number)
+    if seconds != number:
+        shown = int(number) if number.is_integer() else number
+        warnings.warn(
+            f"seconds={shown} is not a Sora duration; using {seconds} (allowed: 4, 8, 12)",
+            SoraDurationWarning,
+            stacklevel=_caller_stacklevel(),
+        )
+    return seconds
+
+
+def normalize_size(size: object, model: str) -> str:
+    """Return a size of ``SIZES`` as ``"WxH"``: ``DEFAULT_SIZE`` for ``None``; accepts
+    ``"1280x720"``, ``"1280X720"``, ``" 1280 x 720 "`` and ``(1280, 720)``. 1024x1792 and
+    1792x1024 need ``sora-2-pro`` (a custom model name is not restricted)."""
+    if size is None:
+        return DEFAULT_SIZE
+    allowed = ", ".join(SIZES) + " (as 'WxH' or a (width, height) tuple)"
+    text: str | None = None
+    if isinstance(size, str):
+        text = re.sub(r"\s+", "", size).lower()
+    elif (
+        isinstance(size, (tuple, list))
+        and len(size) == 2
+        and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in size)
+    ):
+        text = f"{int(size[0])}x{int(size[1])}"
+    if text not in SIZES:
+        raise SoraParameterError("size", size, allowed)
+    if text in PRO_ONLY_SIZES and is_known_model(model) and not is_pro(model):
+        raise SoraParameterError(
+            "size",
+            size,
+            f"{', '.join(s for s in SIZES if s not in PRO_ONLY_SIZES)} with model={model!r}",
+            detail=f"{text} needs model='sora-2-pro'",
+        )
+    return text
+
+
+def normalize_prompt(prompt: object, *, param: str = "prompt") -> str:
+    """Return ``prompt`` stripped; it must be a non-empty string of at most
+    ``MAX_PROMPT_CHARS`` characters."""
+    allowed = f"a non-empty string of at most {MAX_PROMPT_CHARS:,} characters"
+    if not isinstance(prompt, str):
+        raise SoraParameterError(param, prompt, allowed)
+    text = prompt.strip()
+    if not text:
+        raise SoraParameterError(param, prompt, allowed, detail="it is empty")
+    if len(text) > MAX_PROMPT_CHARS:
+        raise SoraParameterError(param, prompt, allowed, detail=f"it has {len(text):,}")
+    return text
+
+
+def _caller_stacklevel() -> int:
+    """The ``stacklevel`` that makes a warning point at the first frame outside sora_nb."""
+    package_dir = str(Path(__file__).resolve().parent) + os.sep
+    frame = sys._getframe(1)  # the function that calls warnings.warn: stacklevel 1
+    level = 1
+    while frame is not None and str(Path(frame.f_code.co_filename).resolve()).startswith(
+        package_dir
+    ):
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    return level
+
+
+# -- reference image -----------------------------------------------------------------------
+
+Fit = Literal["crop", "pad"]
+_MIMES: dict[str, str] = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
+_EXTENSIONS: dict[str, str] = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp"}
+_REF_ALLOWED = "a PNG, JPEG or WebP image: a file path, bytes or a PIL.Image.Image"
+
+
+@dataclass(frozen=True)
+class ReferenceImage:
+    """An image ready to upload as ``input_reference``; ``size`` is its pixel size."""
+
+    data: bytes = field(repr=False)
+    mime: str
+    filename: str
+    sha256: str
+    size: str
+
+
+def _parse_size(size: str) -> tuple[int, int]:
+    match = (
+        re.fullmatch(r"\s*(\d{1,5})\s*[xX]\s*(\d{1,5})\s*", size) if isinstance(size, str) else None
+    )
+    if match is None or 0 in (int(match[1]), int(match[2])):
+        raise SoraParameterError("size", size, "'WxH', e.g. " + ", ".join(SIZES))
+    return int(match[1]), int(match[2])
+
+
+def _reference_from(data: bytes, filename: str, fmt: str) -> ReferenceImage:
+    sha = hashlib.sha256(data).hexdigest()
+    with Image.open(io.BytesIO(data)) as img:
+        width, height = img.size
+    return ReferenceImage(data, _MIMES[fmt], filename, sha, f"{width}x{height}")
+
+
+def _rgb(img: Image.Image) -> Image.Image:
+    """``img`` as RGB or RGBA (transparency kept), ready for resizing and PNG."""
+    if img.mode in ("RGB", "RGBA"):
+        return img
+    has_alpha = "A" in img.getbands() or "transparency" in img.info
+    return img.convert("RGBA" if has_alpha else "RGB")
+
+
+def _fit(img: Image.Image, width: int, height: int, fit: Fit) -> Image.Image:
+    w, h = img.size
+    if fit == "crop":  # scale to cover, then cut the centre
+        scale = max(width / w, height / h)
+        box_w, box_h = width / scale, height / scale
+        left, top = (w - box_w) / 2, (h - box_h) / 2
+        return img.resize(
+            (width, height), Image.Resampling.LANCZOS, box=(left, top, left + box_w, top + box_h)
+        )
+    scale = min(width / w, height / h)  # "pad": scale to fit, letterbox in black
+    new_w = min(width, max(1, round(w * scale)))
+    new_h = min(height, max(1, round(h * scale)))
+    black = (0, 0, 0, 255) if img.mode == "RGBA" else (0, 0, 0)
+    canvas = Image.new(img.mode, (width, height), black)
+    canvas.paste(
+        img.resize((new_w, new_h), Image.Resampling.LANCZOS),
+        ((width - new_w) // 2, (height - new_h) // 2),
+    )
+    return canvas
+
+
+def load_reference(
+    ref: str | os.PathLike[str] | bytes | Image.Image | ReferenceImage,
+    size: str,
+    fit: Fit | None = None,
+) -> ReferenceImage:
+    """Read and check a reference image for a video of ``size`` pixels.
+
+    PNG, JPEG and WebP files or bytes pass through byte for byte when they already have
+    ``size`` pixels. Otherwise ``fit="crop"`` scales to cover and centre-crops, ``fit="pad"``
+    scales to fit and letterboxes in black, and the result is PNG-encoded; with ``fit=None``
+    a size mismatch or another format (GIF, BMP, ...) is refused. A ``PIL.Image.Image`` of
+    the right size is PNG-encoded as it is.
+    """
+    if fit not in (None, "crop", "pad"):
+        raise SoraParameterError("fit", fit, "'crop', 'pad' or None")
+    width, height = _parse_size(size)
+    wanted = f"{width}x{height}"
+    if isinstance(ref, ReferenceImage):
+        if ref.size == wanted:
+            return ref
+        img, data, stem = _decode(ref.data, ref.filename)
+    elif isinstance(ref, Image.Image):
+        img, data, stem = ref, None, "reference"
+    else:
+        img, data, stem = _decode(ref, None)
+    actual = f"{img.width}x{img.height}"
+    fmt = img.format if data is not None else None
+    if fmt in _MIMES and actual == wanted and data is not None:
+        return _reference_from(data, stem + _EXTENSIONS[fmt], fmt)
+    if fit is None and data is not None and fmt not in _MIMES:
+        raise SoraParameterError(
+            "input_reference",
+            ref,
+            _REF_ALLOWED,
+            detail=f"{fmt or 'this format'} is not accepted; pass fit='crop' or fit='pad' "
+            "to convert it to PNG",
+        )
+    if fit is None and actual != wanted:
+        raise SoraParameterError(
+            "input_reference",
+            ref,
+            f"an image of exactly {wanted} pixels (the size requested)",
+            detail=f"the image is {actual} but size is {wanted}; pass fit='crop' to scale "
+            "and cut the centre, or fit='pad' to scale and letterbox in black",
+        )
+    out = _rgb(img)
+    if actual != wanted:
+        out = _fit(out, width, height, fit or "crop")
+    buffer = io.BytesIO()
+    out.save(buffer, format="PNG")
+    return _reference_from(buffer.getvalue(), stem + ".png", "PNG")
+
+
+def _decode(ref: object, filename: str | None) -> tuple[Image.Image, bytes, str]:
+    """Read ``ref`` (a path or bytes) and decode it: (image, the bytes, a file stem)."""
+    if isinstance(ref, (bytes, bytearray, memoryview)):
+        data, stem = bytes(ref), Path(filename).stem if filename else "reference"
+    elif isinstance(ref, (str, os.PathLike)):
+        path = Path(ref).expanduser()
+        if not path.is_file():
+            why = "not a file" if path.exists() else f"no such file: {path}"
+            raise SoraParameterError("input_reference", ref, _REF_ALLOWED, detail=why)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise SoraParameterError(
+                "input_reference", ref, _REF_ALLOWED, detail=f"cannot read it: {exc}"
+            ) from None
+        stem = path.stem
+    else:
+        raise SoraParameterError("input_reference", ref, _REF_ALLOWED)
+    try:
+        img = Image.open(io.BytesIO(data))
+        img.load()
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise SoraParameterError(
+            "input_reference", ref, _REF_ALLOWED, detail=f"cannot decode it as an image: {exc}"
+        ) from None
+    return img, data, stem
+
+
+# -- the whole request ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VideoParams:
+    """A validated request: what ``client.videos.create`` receives, plus the user's own
+    prompt (``prompt`` starts with ``original_prompt``; the rest is the enhancement)."""
+
+    prompt: str
+    original_prompt: str
+    model: str
+    seconds: int
+    size: str
+    reference: ReferenceImage | None = None
+
+    def cache_key(self, backend: str) -> str:
+        """A sha256 hex digest over the normalised parameters, the reference image's hash
+        and ``backend`` (an identity such as a base URL; never a key)."""
+        payload = {
+            "v": 1,
+            "backend": backend,
+            "prompt": self.prompt,
+            "model": self.model,
+            "seconds": self.seconds,
+            "size": self.size,
+            "reference": self.reference.sha256 if self.reference else None,
+        }
+        blob = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode("utf-8")
+        return hashlib.sha256(blob).hexdigest()
+
+    def create_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments of ``client.videos.create(**kwargs)``."""
+        kwargs: dict[str, Any] = {
+            "prompt": self.prompt,
+            "model": self.model,
+            "seconds": str(self.seconds),
+            "size": self.size,
+        }
+        if self.reference is not None:
+            ref = self.reference
+            kwargs["input_reference"] = (ref.filename, ref.data, ref.mime)
+        return kwargs
+
+
+def build_params(
+    prompt: object,
+    *,
+    model: object = DEFAULT_MODEL,
+    seconds: object = DEFAULT_SECONDS,
+    size: object = None,
+    input_reference: str | os.PathLike[str] | bytes | Image.Image | ReferenceImage | None = None,
+    fit: Fit | None = None,
+    enhance: bool = True,
+    allow_custom_models: bool = False,
+) -> VideoParams:
+    """Validate and normalise every parameter of a video request (see the ``normalize_*``
+    functions and ``load_reference``); ``enhance`` runs ``enhance_prompt`` on the prompt."""
+    from ._prompt import enhance_prompt  # _prompt imports this module's constants
+
+    if not isinstance(enhance, bool):
+        raise SoraParameterError("enhance", enhance, "True or False")
+    original = normalize_prompt(prompt)
+    name = normalize_model(model, allow_custom=allow_custom_models)
+    duration = normalize_seconds(seconds)
+    dimensions = normalize_size(size, name)
+    reference = None
+    if input_reference is not None:
+        reference = load_reference(input_reference, dimensions, fit)
+    elif fit is not None and fit not in ("crop", "pad"):
+        raise SoraParameterError("fit", fit, "'crop', 'pad' or None")
+    return VideoParams(
+        prompt=enhance_prompt(original) if enhance else original,
+        original_prompt=original,
+        model=name,
+        seconds=duration,
+        size=dimensions,
+        reference=reference,
+    )

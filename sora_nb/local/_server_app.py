@@ -1,0 +1,366 @@
+"""The aiohttp application of the local server: the OpenAI Videos routes, Bearer auth,
+fault injection and the request log, all in one middleware around the handlers."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal, NamedTuple
+
+from aiohttp import web
+
+from .._types import VARIANTS
+from ._server_faults import FaultInjector, RequestFault
+from ._server_jobs import JobRunner, Renderer, moderation_failure
+from ._server_params import (
+    EXTENSION_SECONDS,
+    ApiError,
+    invalid,
+    parse_create,
+    prompt_of,
+    quoted,
+    read_body,
+    reject_unknown,
+    seconds_of,
+    video_id_of,
+)
+from ._server_store import Job, JobStore
+
+__all__ = ["RequestLog", "RequestRecord", "ServerContext", "build_app"]
+
+log = logging.getLogger("sora_nb.local")
+
+CONTENT_TYPES = {".mp4": "video/mp4", ".webp": "image/webp", ".jpg": "image/jpeg",
+                 ".jpeg": "image/jpeg", ".png": "image/png"}
+MAX_BODY_BYTES = 64 * 1024 * 1024
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class RequestRecord(NamedTuple):
+    """One request the server saw. ``status`` is 0 when the connection was dropped."""
+
+    method: str
+    route: str
+    status: int
+
+
+class RequestLog:
+    """Thread-safe record of every request: method, route template, status."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._records: list[RequestRecord] = []
+
+    def record(self, method: str, route: str, status: int) -> None:
+        with self._lock:
+            self._records.append(RequestRecord(method, route, status))
+
+    def count(self, method: str | None = None, route: str | None = None,
+              status: int | None = None) -> int:
+        """How many requests matched; ``None`` matches anything.
+        E.g. ``count("GET", "/v1/videos/{video_id}")``."""
+        return sum(
+            1 for r in self.records()
+            if (method is None or r.method == method.upper())
+            and (route is None or r.route == route)
+            and (status is None or r.status == status)
+        )
+
+    def records(self) -> list[RequestRecord]:
+        with self._lock:
+            return list(self._records)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._records.clear()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._records)
+
+    def __repr__(self) -> str:
+        return f"<RequestLog {len(self)} requests>"
+
+
+@dataclass
+class ServerContext:
+    """Everything the handlers share; lives on the server's event loop."""
+
+    api_key: str = field(repr=False)
+    store: JobStore
+    renderer: Renderer
+    runner: JobRunner
+    faults: FaultInjector
+    requests: RequestLog
+    job_seconds: float
+    poll_after_ms: int | None
+    latency: float = 0.0
+    retry_after: float = 1.0
+
+    # Handlers -----------------------------------------------------------------------------
+
+    def job_or_404(self, video_id: str, param: str | None = None) -> Job:
+        job = self.store.get(video_id)
+        if job is None:
+            raise ApiError(404, f"Video with id '{video_id}' not found.", param=param,
+                           code="not_found")
+        return job
+
+    def video_response(self, job: Job) -> web.Response:
+        now = time.time()
+        headers = {}
+        if not job.terminal:
+            headers["openai-poll-after-ms"] = str(self.poll_after(job, now))
+        return web.json_response(job.to_api(now), headers=headers)
+
+    def poll_after(self, job: Job, now: float) -> int:
+        """The configured interval, else a tenth of the remaining time within 100..1000 ms."""
+        if self.poll_after_ms is not None:
+            return self.poll_after_ms
+        remaining = job.created_at + job.job_seconds - now
+        return int(min(1000, max(100, remaining * 100)))
+
+    async def create(self, request: web.Request) -> web.Response:
+        req = parse_create(await read_body(request))
+        reference = None
+        if req.reference is not None and req.reference_ext is not None:
+            reference = self.store.save_upload(req.reference, req.reference_ext)
+        return await self._new_job(
+            request, req.fingerprint(),
+            dict(prompt=req.prompt, model=req.model, size=req.size, seconds=req.seconds,
+                 reference=reference),
+        )
+
+    async def remix(self, request: web.Request) -> web.Response:
+        body = await read_body(request)
+        reject_unknown(body, ("prompt",))
+        prompt = prompt_of(body)
+        source = self._completed_source(request.match_info["video_id"], "video_id")
+        return await self._new_job(
+            request, f"remix:{source.id}:{prompt}",
+            dict(prompt=prompt, model=source.model, size=source.size, seconds=source.seconds,
+                 kind="remix", source_id=source.id, remixed_from=source.id,
+                 source_key=source.render_key),
+        )
+
+    async def edit(self, request: web.Request) -> web.Response:
+        body = await read_body(request)
+        reject_unknown(body, ("prompt", "video"))
+        prompt = prompt_of(body)
+        source = self._completed_source(video_id_of(body), "video")
+        return await self._new_job(
+            request, f"edit:{source.id}:{prompt}",
+            dict(prompt=prompt, model=source.model, size=source.size, seconds=source.seconds,
+                 kind="edit", source_id=source.id, source_key=source.render_key),
+        )
+
+    async def extend(self, request: web.Request) -> web.Response:
+        body = await read_body(request)
+        reject_unknown(body, ("prompt", "seconds", "video"))
+        prompt = prompt_of(body)
+        added = seconds_of(body, EXTENSION_SECONDS, None)
+        source = self._completed_source(video_id_of(body), "video")
+        total = str(int(source.seconds) + int(added))
+        return await self._new_job(
+            request, f"extend:{source.id}:{added}:{prompt}",
+            dict(prompt=prompt, model=source.model, size=source.size, seconds=total,
+                 kind="extend", source_id=source.id, source_key=source.render_key),
+        )
+
+    def _completed_source(self, video_id: str, param: str) -> Job:
+        source = self.job_or_404(video_id, param)
+        if source.status != "completed" or source.render_key is None:
+            raise ApiError(
+                400,
+                f"Video '{video_id}' is {source.status}; only a completed video can be the "
+                "source of a remix, edit or extension.",
+                param=param, code="invalid_source_video",
+            )
+        return source
+
+    async def _new_job(self, request: web.Request, fingerprint: str,
+                       fields: dict[str, Any]) -> web.Response:
+        """Create a job, unless this request's Idempotency-Key already made one."""
+        key = request.headers.get("Idempotency-Key")
+        scope = f"{request.method} {request.path}"
+        if key:
+            known = self.store.idempotent(scope, key)
+            if known is not None:
+                if known[0] != fingerprint:
+                    raise ApiError(
+                        400,
+                        "This Idempotency-Key was already used with different parameters; "
+                        "use a fresh key for a new request.",
+                        code="idempotency_key_reused",
+                    )
+                return self.video_response(self.job_or_404(known[1]))
+        failure = moderation_failure(fields["prompt"]) or self.faults.draw_job_failure()
+        job = Job(
+            id=f"video_{secrets.token_hex(24)}",
+            seq=self.store.next_seq(),
+            created_at=time.time(),
+            job_seconds=self.job_seconds,
+            planned_failure=(
+                dict(at=failure.at, code=failure.code, message=failure.message)
+                if failure else None
+            ),
+            **fields,
+        )
+        self.store.add(job)
+        if key:
+            self.store.remember(scope, key, fingerprint, job.id)
+        self.runner.start(job)
+        return self.video_response(job)
+
+    async def retrieve(self, request: web.Request) -> web.Response:
+        return self.video_response(self.job_or_404(request.match_info["video_id"]))
+
+    async def list_videos(self, request: web.Request) -> web.Response:
+        query = request.query
+        reject_unknown(dict(query), ("limit", "after", "order"))
+        raw_limit = query.get("limit", "20")
+        try:
+            limit = int(raw_limit)
+        except ValueError:
+            limit = 0
+        if not 1 <= limit <= 100:
+            raise invalid("limit", raw_limit, "an integer from 1 to 100")
+        raw_order = query.get("order", "desc")
+        if raw_order not in ("asc", "desc"):
+            raise invalid("order", raw_order, "'asc' or 'desc'")
+        order: Literal["asc", "desc"] = "asc" if raw_order == "asc" else "desc"
+        after = query.get("after")
+        try:
+            jobs, has_more = self.store.page(limit=limit, after=after, order=order)
+        except KeyError:
+            raise invalid("after", after, "the id of a video in this list") from None
+        now = time.time()
+        return web.json_response({
+            "object": "list",
+            "data": [job.to_api(now) for job in jobs],
+            "first_id": jobs[0].id if jobs else None,
+            "last_id": jobs[-1].id if jobs else None,
+            "has_more": has_more,
+        })
+
+    async def delete(self, request: web.Request) -> web.Response:
+        video_id = request.match_info["video_id"]
+        self.job_or_404(video_id)
+        self.runner.forget(video_id)
+        self.store.delete(video_id)  # a few small files: quick enough for the loop
+        return web.json_response({"id": video_id, "object": "video.deleted", "deleted": True})
+
+    async def content(self, request: web.Request) -> web.StreamResponse:
+        job = self.job_or_404(request.match_info["video_id"])
+        variant = request.query.get("variant", "video")
+        if variant not in VARIANTS:
+            raise invalid("variant", variant, quoted(VARIANTS))
+        if job.status != "completed" or job.render_key is None:
+            reason = "failed; it has no content" if job.status == "failed" else (
+                f"{job.status} ({job.progress(time.time())}%); wait until its status is completed")
+            raise ApiError(400, f"Video '{job.id}' is not ready: it is {reason}.",
+                           code="video_not_ready")
+        files = self.store.render_files(job.render_key)
+        if files is None:
+            raise ApiError(404, f"The assets of video '{job.id}' are no longer on disk.",
+                           code="not_found")
+        path = files.variant(variant)
+        ctype = CONTENT_TYPES.get(path.suffix.lower(), "application/octet-stream")
+        return web.FileResponse(path, headers={"Content-Type": ctype})
+
+    # Middleware ---------------------------------------------------------------------------
+
+    def authorized(self, request: web.Request) -> bool:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(
+            token.strip().encode(), self.api_key.encode()
+        )
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Latency, then a drawn fault, auth, the handler; every request logged."""
+        resource = request.match_info.route.resource
+        route = resource.canonical if resource is not None else request.path
+        status = 0
+        try:
+            if self.latency:
+                await asyncio.sleep(self.latency)
+            fault = self.faults.draw_request()
+            # A keyed POST meets a drop or 5xx *after* it was handled (the answer is lost on
+            # the way back): the case Idempotency-Key exists for. Any other request meets it
+            # before anything happens, so an SDK retry can never create a second job.
+            after = (fault is not None and fault.kind != "rate_limit"
+                     and request.method == "POST" and "Idempotency-Key" in request.headers)
+            if fault is not None and fault.kind == "drop" and not after:
+                self.inject(fault)
+            if not self.authorized(request):
+                raise ApiError(
+                    401,
+                    "Incorrect or missing API key. Pass the key of this local server as "
+                    "'Authorization: Bearer <key>' (LocalServer.api_key).",
+                    code="invalid_api_key",
+                )
+            if fault is not None and not after:
+                self.inject(fault)
+            response = await self.dispatch(request, handler)
+            if fault is not None and after:
+                self.inject(fault)
+            status = response.status
+            return response
+        except ApiError as exc:
+            status = exc.status
+            return exc.response()
+        finally:
+            self.requests.record(request.method, route, status)
+
+    async def dispatch(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Run the handler; turn every error into OpenAI's envelope."""
+        try:
+            return await handler(request)
+        except ApiError as exc:
+            return exc.response()
+        except web.HTTPException as exc:
+            code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status)
+            message = f"{exc.reason}: {request.method} {request.path}"
+            if exc.status == 413:
+                message = f"Request body too large (the limit is {MAX_BODY_BYTES} bytes)."
+            return ApiError(exc.status, message, code=code).response()
+        except Exception:
+            log.exception("sora_nb.local: error handling %s %s", request.method, request.path)
+            return ApiError(500, "The local server hit an internal error.").response()
+
+    def inject(self, fault: RequestFault) -> None:
+        if fault.kind == "drop":
+            raise asyncio.CancelledError  # aiohttp closes the connection, sends nothing
+        if fault.kind == "rate_limit":
+            raise ApiError(
+                429, "Rate limit reached (injected by the local server's FaultConfig).",
+                code="rate_limit_exceeded", headers=self.retry_headers(),
+            )
+        headers = self.retry_headers() if fault.status == 503 else {}
+        raise ApiError(fault.status, "The server had an error while processing your request "
+                       "(injected by the local server's FaultConfig).", headers=headers)
+
+    def retry_headers(self) -> dict[str, str]:
+        seconds = self.retry_after
+        text = str(int(seconds)) if float(seconds).is_integer() else f"{seconds:g}"
+        return {"retry-after": text, "retry-after-ms": str(round(seconds * 1000))}
+
+
+def build_app(ctx: ServerContext) -> web.Application:
+    app = web.Application(middlewares=[ctx.middleware], client_max_size=MAX_BODY_BYTES)
+    app.router.add_post("/v1/videos", ctx.create)
+    app.router.add_get("/v1/videos", ctx.list_videos)
+    app.router.add_post("/v1/videos/edits", ctx.edit)
+    app.router.add_post("/v1/videos/extensions", ctx.extend)
+    app.router.add_get("/v1/videos/{video_id}", ctx.retrieve)
+    app.router.add_delete("/v1/videos/{video_id}", ctx.delete)
+    app.router.add_get("/v1/videos/{video_id}/content", ctx.content)
+    app.router.add_post("/v1/videos/{video_id}/remix", ctx.remix)
+    return app
