@@ -1,0 +1,173 @@
+"""Backend resolution and settings: explicit argument > ``configure()`` > ``SORA_NB_BACKEND``
+> ``OPENAI_API_KEY`` present (OpenAI) > the embedded local backend, started lazily once."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+from urllib.parse import urlsplit
+
+from ._errors import SoraConfigError, SoraParameterError, register_secret
+from ._poller import PollPolicy
+
+if TYPE_CHECKING:
+    from .local import LocalServer
+
+__all__ = ["Backend", "cache_dir", "configure", "resolve_backend", "settings"]
+
+BackendName = Literal["local", "openai"]
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+#: Simulated render time of the embedded backend's jobs, in seconds (``SORA_NB_LOCAL_JOB_SECONDS``).
+LOCAL_JOB_SECONDS = 3.0
+
+
+@dataclass(frozen=True)
+class Backend:
+    """Where requests go. ``identity`` names the backend for caching and never holds the key."""
+
+    name: BackendName
+    base_url: str
+    api_key: str = field(repr=False)
+    identity: str = ""
+    allow_custom_models: bool = False
+
+    @property
+    def label(self) -> str:
+        """A short human name for badges: ``local`` or ``openai`` or the endpoint's host."""
+        if self.name == "local":
+            return "local"
+        host = urlsplit(self.base_url).hostname or self.base_url
+        return "openai" if host == "api.openai.com" else host
+
+    def content_url(self, video_id: str, variant: str = "video") -> str:
+        """The URL a client GETs (with the key as Bearer token) to download an asset."""
+        url = f"{self.base_url.rstrip('/')}/videos/{video_id}/content"
+        return url if variant == "video" else f"{url}?variant={variant}"
+
+
+@dataclass
+class Settings:
+    backend: BackendName | None = None
+    base_url: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    cache_dir: Path | None = None
+    allow_custom_models: bool = False
+    poll: PollPolicy = field(default_factory=PollPolicy)
+
+
+settings = Settings()
+_embedded: LocalServer | None = None
+_embedded_lock = threading.Lock()
+
+
+def configure(
+    backend: BackendName | None = None,
+    *,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    cache_dir: str | Path | None = None,
+    allow_custom_models: bool | None = None,
+    poll: PollPolicy | None = None,
+) -> None:
+    """Set process-wide defaults. ``backend`` is ``"local"`` (the embedded server, or any
+    server at ``base_url``) or ``"openai"`` (OpenAI or an OpenAI-compatible ``base_url``).
+    Arguments left as ``None`` keep their current value."""
+    if backend is not None and backend not in ("local", "openai"):
+        raise SoraParameterError("backend", backend, "'local' or 'openai'")
+    if backend is not None:
+        settings.backend = backend
+    if base_url is not None:
+        settings.base_url = base_url
+    if api_key is not None:
+        register_secret(api_key)
+        settings.api_key = api_key
+    if cache_dir is not None:
+        settings.cache_dir = Path(cache_dir).expanduser()
+    if allow_custom_models is not None:
+        settings.allow_custom_models = allow_custom_models
+    if poll is not None:
+        settings.poll = poll
+
+
+def reset() -> None:
+    """Forget everything ``configure()`` set (tests use it). Mutates in place, since other
+    modules hold ``settings`` by reference."""
+    fresh = Settings()
+    for name in Settings.__dataclass_fields__:
+        setattr(settings, name, getattr(fresh, name))
+
+
+def cache_dir() -> Path:
+    """The folder of the journal, downloads and merges: ``configure(cache_dir=)`` >
+    ``SORA_NB_CACHE_DIR`` > the user cache dir."""
+    if settings.cache_dir is not None:
+        path = settings.cache_dir
+    elif env := os.environ.get("SORA_NB_CACHE_DIR"):
+        path = Path(env).expanduser()
+    else:
+        import platformdirs
+
+        path = Path(platformdirs.user_cache_dir("sora_nb"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def resolve_backend(backend: BackendName | Backend | None = None) -> Backend:
+    """Pick the backend: explicit argument > ``configure()`` > ``SORA_NB_BACKEND`` >
+    ``OPENAI_API_KEY`` present > the embedded local backend."""
+    if isinstance(backend, Backend):
+        return backend
+    name = backend or settings.backend or os.environ.get("SORA_NB_BACKEND") or None
+    if name is None:
+        name = "openai" if os.environ.get("OPENAI_API_KEY") else "local"
+    if name == "openai":
+        key = settings.api_key or os.environ.get("OPENAI_API_KEY")
+        if not key:
+            raise SoraConfigError(
+                "backend 'openai' needs an API key: set OPENAI_API_KEY or call "
+                "sora_nb.configure(api_key=...); without a key sora_nb uses its local backend"
+            )
+        register_secret(key)
+        url = settings.base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_BASE_URL
+        return Backend(
+            "openai", url, key, identity=f"openai:{url}",
+            allow_custom_models=settings.allow_custom_models,
+        )
+    if name != "local":
+        raise SoraParameterError("SORA_NB_BACKEND", name, "'local' or 'openai'")
+    if settings.base_url:
+        key = settings.api_key or ""
+        return Backend("local", settings.base_url, key, identity=f"local:{settings.base_url}",
+                       allow_custom_models=settings.allow_custom_models)
+    server = embedded_server()
+    return Backend(
+        "local", server.base_url, server.api_key, identity=f"local:embedded:{server.data_dir}"
+    )
+
+
+def embedded_server() -> LocalServer:
+    """The embedded backend of this process, started on first use with its data kept in
+    the cache dir (so jobs survive a kernel restart)."""
+    global _embedded
+    with _embedded_lock:
+        if _embedded is None:
+            from . import local
+
+            seconds = float(os.environ.get("SORA_NB_LOCAL_JOB_SECONDS", LOCAL_JOB_SECONDS))
+            _embedded = local.start(job_seconds=seconds, data_dir=cache_dir() / "local-backend")
+            register_secret(_embedded.api_key)
+            print(
+                "sora_nb: no API key configured, using the embedded local Sora backend "
+                "(synthetic videos, rendered on this machine)",
+                file=sys.stderr,
+            )
+        return _embedded
+
+
+def with_poll(**changes: object) -> None:
+    """Change fields of the poll policy in place of the current one (tests use it)."""
+    settings.poll = replace(settings.poll, **changes)  # type: ignore[arg-type]

@@ -1,0 +1,116 @@
+"""Polling and retry policy: the server's ``openai-poll-after-ms`` first, else exponential
+backoff with jitter; 429 honours ``retry-after``; transient faults retried up to a bound."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import openai
+
+__all__ = ["PollPolicy", "TransientFailure", "backoff_delay", "retry_after", "with_retries"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class PollPolicy:
+    """How sora_nb polls and retries. ``clock`` and ``sleep`` are injectable so tests run
+    at full speed: a test passes a fake clock and a sleep that advances it."""
+
+    min_interval: float = 0.5
+    max_interval: float = 10.0
+    factor: float = 1.5
+    jitter: float = 0.1
+    #: Give up polling after this many seconds (the seed's 10 minutes); ``job.resume()`` continues.
+    deadline: float = 600.0
+    #: Consecutive transient failures (5xx, connection errors) before the job reports an error.
+    max_failures: int = 8
+    clock: Callable[[], float] = field(default=time.monotonic, compare=False)
+    sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep, compare=False)
+    seed: int | None = None
+
+
+def backoff_delay(policy: PollPolicy, attempt: int, rng: random.Random) -> float:
+    """Delay before poll number ``attempt`` (0-based) when the server gave no hint:
+    ``min * factor**attempt`` capped at ``max``, spread by +-``jitter``."""
+    base = min(policy.max_interval, policy.min_interval * policy.factor ** min(attempt, 64))
+    spread = base * policy.jitter
+    return max(0.0, base + rng.uniform(-spread, spread))
+
+
+def poll_after(headers: object) -> float | None:
+    """Seconds the server asks us to wait (``openai-poll-after-ms``), if it said."""
+    value = _header(headers, "openai-poll-after-ms")
+    try:
+        return max(0.0, int(value) / 1000) if value is not None else None
+    except ValueError:
+        return None
+
+
+def retry_after(headers: object) -> float | None:
+    """Seconds a 429/503 asks us to wait (``retry-after-ms`` or ``retry-after``), if given."""
+    for name, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        value = _header(headers, name)
+        if value is None:
+            continue
+        try:
+            return max(0.0, float(value) / divisor)
+        except ValueError:
+            continue
+    return None
+
+
+def _header(headers: object, name: str) -> str | None:
+    get = getattr(headers, "get", None)
+    value = get(name) if get is not None else None
+    return value if isinstance(value, str) else None
+
+
+TRANSIENT = (openai.APIConnectionError, openai.InternalServerError, openai.RateLimitError)
+
+
+class TransientFailure(Exception):
+    """Raised by ``with_retries`` when transient faults outlast ``policy.max_failures``."""
+
+    def __init__(self, last: Exception, attempts: int) -> None:
+        super().__init__(f"{attempts} attempts failed; last error: {type(last).__name__}")
+        self.last = last
+        self.attempts = attempts
+
+
+def fault_delay(policy: PollPolicy, exc: Exception, failures: int, rng: random.Random) -> float:
+    """How long to wait after a transient fault: ``retry-after`` on a 429, else backoff."""
+    if isinstance(exc, openai.APIStatusError):
+        hinted = retry_after(exc.response.headers)
+        if hinted is not None:
+            return hinted
+    return backoff_delay(policy, failures, rng)
+
+
+async def with_retries(
+    call: Callable[[], Awaitable[T]],
+    policy: PollPolicy,
+    *,
+    rng: random.Random | None = None,
+    on_retry: Callable[[Exception, float], None] | None = None,
+) -> T:
+    """Await ``call()``, retrying transient faults (429 after ``retry-after``, 5xx and
+    connection errors with backoff) up to ``policy.max_failures`` times in a row."""
+    rng = rng or random.Random(policy.seed)
+    failures = 0
+    while True:
+        try:
+            return await call()
+        except TRANSIENT as exc:
+            failures += 1
+            if failures > policy.max_failures:
+                raise TransientFailure(exc, failures) from exc
+            delay = fault_delay(policy, exc, failures - 1, rng)
+            if on_retry is not None:
+                on_retry(exc, delay)
+            await policy.sleep(delay)

@@ -1,0 +1,118 @@
+"""The one background thread that runs an asyncio loop for all polling and I/O, with one
+``AsyncOpenAI`` client per backend. Sync entry points wait on futures from this loop."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import threading
+import warnings
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+import openai
+
+from ._config import Backend
+
+__all__ = ["Runtime", "runtime"]
+
+T = TypeVar("T")
+
+# The SDK marks every videos method deprecated (OpenAI's hosted Sora shut down on
+# 2026-09-24); sora_nb treats the endpoint as configuration and says once what it talks to,
+# so the SDK's warning is hidden for calls made from inside the library, and only those:
+# calls from sora_nb's modules, and the SDK's raw and streaming wrappers that sora_nb's
+# polls and downloads go through (they call the deprecated method on sora_nb's behalf).
+_SORA_DEPRECATION = r"The Sora API is scheduled to permanently shut down"
+warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"sora_nb(\.|$)")
+warnings.filterwarnings(
+    "ignore", _SORA_DEPRECATION, category=DeprecationWarning, module=r"openai\._(legacy_)?response$"
+)
+
+
+class Runtime:
+    """A daemon thread owning an event loop; started on first use, shared by every job."""
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._clients: dict[tuple[str, str], openai.AsyncOpenAI] = {}
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None or self._thread is None or not self._thread.is_alive():
+                loop = asyncio.new_event_loop()
+                started = threading.Event()
+                thread = threading.Thread(
+                    target=self._run, args=(loop, started), name="sora_nb-runtime", daemon=True
+                )
+                thread.start()
+                started.wait()
+                self._loop, self._thread = loop, thread
+            return self._loop
+
+    @staticmethod
+    def _run(loop: asyncio.AbstractEventLoop, started: threading.Event) -> None:
+        asyncio.set_event_loop(loop)
+        loop.call_soon(started.set)
+        loop.run_forever()
+
+    def in_runtime_thread(self) -> bool:
+        return threading.current_thread() is self._thread
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Schedule ``coro`` on the runtime loop from any thread; return its future."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        """Run ``coro`` on the runtime loop and block the calling thread for its result.
+        Works in scripts, IPython and Jupyter cells (it never touches the caller's loop)."""
+        if self.in_runtime_thread():
+            coro.close()
+            raise RuntimeError(
+                "a blocking sora_nb call was made from the sora_nb runtime thread "
+                "(inside a progress callback?): use the async API there instead"
+            )
+        future = self.submit(coro)
+        try:
+            return future.result(timeout)
+        except BaseException:
+            future.cancel()
+            raise
+
+    async def wrap(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Await ``coro`` on the runtime loop from whatever loop the caller runs."""
+        if self.in_runtime_thread():
+            return await coro
+        return await asyncio.wrap_future(self.submit(coro))
+
+    def client(self, backend: Backend) -> openai.AsyncOpenAI:
+        """The ``AsyncOpenAI`` client of ``backend``; create it on first use. Retries are
+        sora_nb's own (``with_retries``), so the SDK's are off."""
+        key = (backend.identity or backend.base_url, backend.base_url)
+        with self._lock:
+            client = self._clients.get(key)
+            if client is None:
+                client = openai.AsyncOpenAI(
+                    api_key=backend.api_key or "sora-nb-no-key",
+                    base_url=backend.base_url,
+                    max_retries=0,
+                    timeout=60.0,
+                )
+                self._clients[key] = client
+            return client
+
+    def forget_clients(self) -> None:
+        """Drop cached clients (after the backend configuration changed)."""
+        with self._lock:
+            clients, self._clients = list(self._clients.values()), {}
+        if self._loop is not None and not self._loop.is_closed():
+            for client in clients:
+                with contextlib.suppress(RuntimeError):
+                    self.submit(client.close())
+
+
+runtime = Runtime()

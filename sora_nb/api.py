@@ -1,0 +1,154 @@
+"""The seed's functional API in Python (snake_case, same semantics), each with an async
+twin: generate, status, download, generate-and-download; plus a progress stream."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Literal, TypedDict
+
+from ._errors import SoraError, SoraJobFailed
+from ._job import SoraJob
+from ._runtime import runtime
+from ._types import Variant
+
+if TYPE_CHECKING:
+    from ._audio import AudioInput
+
+__all__ = [
+    "SoraVideoStatus",
+    "adownload_sora_video_content",
+    "agenerate_and_download_sora_video",
+    "agenerate_video_with_sora",
+    "aget_sora_video_status",
+    "download_sora_video_content",
+    "generate_and_download_sora_video",
+    "generate_video_with_sora",
+    "get_sora_video_status",
+    "watch_sora_video",
+]
+
+#: The seed's generateAndDownloadSoraVideo waited at most 10 minutes.
+GENERATE_TIMEOUT = 600.0
+
+
+class SoraVideoStatus(TypedDict):
+    """What ``get_sora_video_status`` returns. ``url`` is the backend's content URL once the
+    job completed (``GET`` it with the API key as Bearer token), else ``None``."""
+
+    id: str
+    status: Literal["queued", "in_progress", "completed", "failed"]
+    progress: int
+    url: str | None
+
+
+def generate_video_with_sora(script: str, model: str = "sora-2", duration: float = 8) -> str:
+    """Start a Sora job for ``script`` and return its id at once (the job is journaled
+    and polled in the background). ``duration`` is rounded to 4, 8 or 12 seconds; technical
+    scripts get prompt enhancement and 16:9 framing, as in the seed."""
+    return SoraJob(script, model=model, seconds=duration).id
+
+
+async def agenerate_video_with_sora(
+    script: str, model: str = "sora-2", duration: float = 8
+) -> str:
+    """The async twin of ``generate_video_with_sora``."""
+    return (await SoraJob.acreate(script, model=model, seconds=duration)).id
+
+
+def get_sora_video_status(video_id: str) -> SoraVideoStatus:
+    """The current ``{"id", "status", "progress", "url"}`` of a job, asked of the backend."""
+    return runtime.run(_status(video_id))
+
+
+async def aget_sora_video_status(video_id: str) -> SoraVideoStatus:
+    """The async twin of ``get_sora_video_status``."""
+    return await runtime.wrap(_status(video_id))
+
+
+async def _status(video_id: str) -> SoraVideoStatus:
+    job = await SoraJob.aattach(video_id)
+    return _as_status(job)
+
+
+def _as_status(job: SoraJob) -> SoraVideoStatus:
+    return {
+        "id": job.id,
+        "status": job.status,
+        "progress": job.progress,
+        "url": job.url if job.status == "completed" else None,
+    }
+
+
+def download_sora_video_content(video_id: str, variant: Variant = "video") -> bytes:
+    """The bytes of a completed job's video (MP4), thumbnail (WebP) or spritesheet (JPEG).
+    Raises ``SoraJobFailed`` for a failed job and ``SoraError`` for an unfinished one."""
+    job = SoraJob.attach(video_id)
+    _require_completed(job)
+    return job.download(variant).read_bytes()
+
+
+async def adownload_sora_video_content(video_id: str, variant: Variant = "video") -> bytes:
+    """The async twin of ``download_sora_video_content``."""
+    job = await SoraJob.aattach(video_id)
+    _require_completed(job)
+    return (await job.adownload(variant)).read_bytes()
+
+
+def _require_completed(job: SoraJob) -> None:
+    if job.status == "failed":
+        err = job.error
+        raise SoraJobFailed(job, err.code if err else None, err.message if err else None)
+    if job.status != "completed":
+        raise SoraError(
+            f"Sora job {job.id} is {job.status} ({job.progress}%): its content is not ready; "
+            f"wait with SoraJob.attach({job.id!r}).wait() or use generate_and_download_sora_video"
+        )
+
+
+def generate_and_download_sora_video(
+    script: str,
+    audio: AudioInput | None = None,
+    model: str = "sora-2",
+    duration: float = 8,
+) -> bytes:
+    """Generate, wait (at most 10 minutes) and return the MP4 bytes. With ``audio`` (a
+    path, the bytes of an audio file, ``(samples, rate)`` or a moviepy clip) the track
+    replaces Sora's soundtrack, fitted to the video's length (see ``merge_audio``)."""
+    job = SoraJob(script, model=model, seconds=duration)
+    job.wait(timeout=GENERATE_TIMEOUT)
+    if audio is None:
+        return job.bytes("video")
+    return job.with_audio(audio).read_bytes()
+
+
+async def agenerate_and_download_sora_video(
+    script: str,
+    audio: AudioInput | None = None,
+    model: str = "sora-2",
+    duration: float = 8,
+) -> bytes:
+    """The async twin of ``generate_and_download_sora_video``."""
+    job = await SoraJob.acreate(script, model=model, seconds=duration)
+    await job.async_wait(timeout=GENERATE_TIMEOUT)
+    video = await job.adownload("video")
+    if audio is None:
+        return video.read_bytes()
+    import asyncio
+
+    from ._audio import merge_audio
+
+    merged = await asyncio.to_thread(merge_audio, video, audio)
+    return merged.read_bytes()
+
+
+async def watch_sora_video(video_id: str) -> AsyncIterator[SoraVideoStatus]:
+    """Yield the job's status dict on every change until it finishes: the seed's
+    websocket progress pattern, ready to forward to any consumer."""
+    job = await SoraJob.aattach(video_id)
+    async for snap in job.updates():
+        yield {
+            "id": snap.id,
+            "status": snap.status,
+            "progress": snap.progress,
+            "url": job.url if snap.status == "completed" else None,
+        }

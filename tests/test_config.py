@@ -1,0 +1,81 @@
+"""Backend resolution order and secrecy of the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import sora_nb as snb
+from sora_nb import _config
+from sora_nb._errors import redact
+
+SECRET = "sk-test-THIS-MUST-NEVER-LEAK-123456"
+
+
+@pytest.fixture(autouse=True)
+def _clean(monkeypatch: pytest.MonkeyPatch) -> None:
+    _config.reset()
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "SORA_NB_BACKEND"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_key_present_means_openai_and_base_url_is_honoured(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    backend = _config.resolve_backend()
+    assert backend.name == "openai" and backend.base_url == "https://api.openai.com/v1"
+    assert backend.label == "openai"
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    compatible = _config.resolve_backend()
+    assert compatible.base_url == "http://127.0.0.1:9/v1"
+    assert compatible.label == "127.0.0.1" and not compatible.allow_custom_models
+    snb.configure(allow_custom_models=True)  # e.g. a compatible server with its own models
+    assert _config.resolve_backend().allow_custom_models
+    assert SECRET not in repr(backend) and SECRET not in backend.identity
+
+
+def test_order_explicit_then_configure_then_env_then_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    monkeypatch.setenv("SORA_NB_BACKEND", "local")
+    snb.configure(backend="openai")
+    assert _config.resolve_backend().name == "openai"  # configure() beats the env
+    snb.configure(base_url="http://127.0.0.1:9/v1", api_key="k")
+    assert _config.resolve_backend("local").name == "local"  # the argument beats both
+    _config.reset()
+    assert _config.resolve_backend().name == "local"  # SORA_NB_BACKEND beats the key
+
+
+def test_openai_without_a_key_is_a_clear_error() -> None:
+    with pytest.raises(snb.SoraConfigError, match="OPENAI_API_KEY"):
+        _config.resolve_backend("openai")
+    with pytest.raises(snb.SoraParameterError, match="backend"):
+        snb.configure(backend="replicate")  # type: ignore[arg-type]
+
+
+def test_cache_dir_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SORA_NB_CACHE_DIR", str(tmp_path / "env"))
+    assert _config.cache_dir() == tmp_path / "env"
+    snb.configure(cache_dir=tmp_path / "explicit")
+    assert _config.cache_dir() == tmp_path / "explicit"
+
+
+def test_a_rejected_key_never_appears_in_the_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sora_nb.local import start
+
+    with start(job_seconds=0) as server:
+        snb.configure(backend="local", base_url=server.base_url, api_key=SECRET)
+        with pytest.raises(snb.SoraAuthenticationError) as info:
+            snb.SoraJob("Locked out", seconds=4, cache=False)
+    assert info.value.status_code == 401
+    assert SECRET not in str(info.value) and SECRET not in repr(info.value)
+    assert "sk-test" not in str(info.value)
+
+
+def test_redact_masks_registered_and_key_shaped_secrets() -> None:
+    snb.configure(api_key="my-private-token-42")
+    assert "my-private-token-42" not in redact("auth my-private-token-42 failed")
+    assert redact(f"bearer {SECRET}") == "bearer [redacted]"

@@ -1,0 +1,65 @@
+"""The public surface is exactly ``sora_nb.__all__``: complete, sorted, importable."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import sora_nb as snb
+
+
+def test_all_is_sorted_and_every_name_resolves() -> None:
+    assert snb.__all__ == sorted(snb.__all__, key=lambda n: (not n.isupper(), n))
+    for name in snb.__all__:
+        assert getattr(snb, name) is not None, name
+
+
+def test_every_public_module_level_name_is_in_all() -> None:
+    public = {n for n in vars(snb) if not n.startswith("_")} - {"annotations", "TYPE_CHECKING",
+                                                                "Any", "api"}
+    submodules = {n for n in public if type(getattr(snb, n)).__name__ == "module"}
+    assert public - submodules <= set(snb.__all__)
+
+
+def test_importing_sora_nb_is_light_and_quiet() -> None:
+    code = (
+        "import sys, warnings; warnings.simplefilter('default')\n"
+        "import sora_nb\n"
+        "heavy = [m for m in ('moviepy', 'ipywidgets', 'sora_nb.local') if m in sys.modules]\n"
+        "print(heavy)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]"
+    assert out.stderr == ""
+
+
+def test_errors_form_one_hierarchy() -> None:
+    for name in snb.__all__:
+        obj = getattr(snb, name)
+        if isinstance(obj, type) and issubclass(obj, Exception) and not issubclass(obj, Warning):
+            assert issubclass(obj, snb.SoraError), name
+    assert issubclass(snb.SoraParameterError, ValueError)
+    assert issubclass(snb.SoraTimeout, TimeoutError)
+
+
+def test_a_whole_job_in_a_plain_process_shows_no_sdk_deprecation_warning(
+    server: object, tmp_path: object
+) -> None:
+    """The SDK marks every videos method deprecated; sora_nb hides that for its own calls
+    (create, poll, streamed download) but not for the user's direct SDK calls."""
+    base_url, key = server.base_url, server.api_key  # type: ignore[attr-defined]
+    code = (
+        "import warnings; warnings.simplefilter('default')\n"
+        "import sora_nb as snb\n"
+        f"snb.configure(backend='local', base_url={base_url!r}, api_key={key!r},"
+        f" cache_dir={str(tmp_path)!r})\n"
+        "job = snb.SoraJob('No warnings please', seconds=4)\n"
+        "job.download()\n"
+        "import openai\n"
+        f"openai.OpenAI(base_url={base_url!r}, api_key={key!r}).videos.retrieve(job.id)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    warnings = [line for line in out.stderr.splitlines() if "DeprecationWarning" in line]
+    assert len(warnings) == 1 and "<string>" in warnings[0]  # only the user's own call
