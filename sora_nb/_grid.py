@@ -1,0 +1,318 @@
+"""Many jobs at once: ``compare()`` (live cards side by side, the words that differ between
+prompts highlighted) and ``gallery()`` (past jobs as thumbnails that play on click)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import html
+import re
+import time
+from collections.abc import Sequence
+from difflib import SequenceMatcher
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ._display import format_seconds, job_html
+from ._errors import SoraJobFailed, SoraParameterError
+from ._widget import WIDGET_VIEW, card_for, widgets_available
+
+if TYPE_CHECKING:
+    import concurrent.futures
+
+    from ._job import SoraJob
+    from ._store import HistoryEntry
+
+__all__ = ["CompareGrid", "Gallery", "compare", "diff_words", "gallery"]
+
+_MARK = "background:rgba(255,212,59,.55);color:inherit;border-radius:2px;padding:0 1px"
+_GRID = "display:grid;grid-template-columns:repeat(auto-fill,minmax({w}px,1fr));gap:10px"
+
+
+def _key(word: str) -> str:
+    return re.sub(r"[^\w]", "", word.lower()) or word
+
+
+def diff_words(prompts: Sequence[str]) -> list[list[tuple[str, bool]]]:
+    """Split each prompt into words and mark the ones that differ: a word is ``False``
+    (shared) when it belongs to the longest run of words, in order, that every prompt has
+    in common (compared case- and punctuation-insensitively), ``True`` otherwise."""
+    words = [str(p).split() for p in prompts]
+    if not words:
+        return []
+    keys = [[_key(w) for w in ws] for ws in words]
+    common = keys[0]
+    for other in keys[1:]:
+        matcher = SequenceMatcher(None, common, other, autojunk=False)
+        common = [k for block in matcher.get_matching_blocks()
+                  for k in common[block.a:block.a + block.size]]
+    result: list[list[tuple[str, bool]]] = []
+    for ws, ks in zip(words, keys, strict=True):
+        shared = [False] * len(ws)
+        matcher = SequenceMatcher(None, ks, common, autojunk=False)
+        for block in matcher.get_matching_blocks():
+            for i in range(block.a, block.a + block.size):
+                shared[i] = True
+        result.append([(w, not s) for w, s in zip(ws, shared, strict=True)])
+    return result
+
+
+def diff_html(words: list[tuple[str, bool]]) -> str:
+    """One prompt of ``diff_words`` as escaped HTML, the differing words in ``<mark>``."""
+    return " ".join(
+        f'<mark style="{_MARK}">{html.escape(w)}</mark>' if differs else html.escape(w)
+        for w, differs in words
+    )
+
+
+def _filter(bundle: dict[str, Any], include: Any, exclude: Any) -> dict[str, Any]:
+    if include:
+        bundle = {k: v for k, v in bundle.items() if k in include}
+    if exclude:
+        bundle = {k: v for k, v in bundle.items() if k not in exclude}
+    return bundle
+
+
+class CompareGrid:
+    """Jobs side by side, each a live card under its prompt with the differing words
+    highlighted. All are polled by the one runtime thread."""
+
+    def __init__(self, jobs: Sequence[SoraJob]) -> None:
+        self.jobs: list[SoraJob] = list(jobs)
+        self.diffs = diff_words([job.original_prompt for job in self.jobs])
+        self._widget: Any = None
+
+    def wait(self, timeout: float | None = None) -> CompareGrid:
+        """Wait until every job has finished (``timeout`` is for all of them together);
+        then raise ``SoraJobFailed`` for the first that failed, if any."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        failed: SoraJobFailed | None = None
+        for job in self.jobs:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                job.wait(left)
+            except SoraJobFailed as exc:
+                failed = failed or exc
+        if failed is not None:
+            raise failed
+        return self
+
+    def __repr__(self) -> str:
+        counts: dict[str, int] = {}
+        for job in self.jobs:
+            counts[job.status] = counts.get(job.status, 0) + 1
+        summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+        return f"<CompareGrid {len(self.jobs)} jobs: {summary}>"
+
+    @property
+    def widget(self) -> Any:
+        """The ipywidgets GridBox (built on first use)."""
+        if self._widget is None:
+            import ipywidgets as w
+
+            cells = [
+                w.VBox([w.HTML(f'<div style="font-size:13px">{diff_html(words)}</div>'),
+                        card_for(job).widget])
+                for job, words in zip(self.jobs, self.diffs, strict=True)
+            ]
+            self._widget = w.GridBox(cells, layout=w.Layout(
+                grid_template_columns="repeat(auto-fill, minmax(340px, 1fr))", grid_gap="10px"
+            ))
+        return self._widget
+
+    def _repr_html_(self) -> str:
+        cells = "".join(
+            f'<div><div style="font-size:13px;margin-bottom:4px">{diff_html(words)}</div>'
+            f"{job_html(job.snapshot())}</div>"
+            for job, words in zip(self.jobs, self.diffs, strict=True)
+        )
+        return f'<div class="sora-nb-compare" style="{_GRID.format(w=340)}">{cells}</div>'
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        bundle: dict[str, Any] = {"text/plain": repr(self), "text/html": self._repr_html_()}
+        if widgets_available():
+            view = self.widget._repr_mimebundle_() or {}
+            if WIDGET_VIEW in view:
+                bundle[WIDGET_VIEW] = view[WIDGET_VIEW]
+        return _filter(bundle, include, exclude)
+
+
+def compare(prompts_or_jobs: Sequence[str | SoraJob], **params: Any) -> CompareGrid:
+    """Start one job per prompt string (all created concurrently, with ``params`` such as
+    ``seconds=4`` or ``model=``) and put them, with any ``SoraJob`` given as is, in a grid.
+    Returns at once; the grid shows live cards; ``grid.wait()`` blocks for all."""
+    from ._job import SoraJob
+    from ._runtime import runtime
+
+    if isinstance(prompts_or_jobs, (str, bytes)) or not isinstance(prompts_or_jobs, Sequence):
+        raise SoraParameterError(
+            "prompts_or_jobs", prompts_or_jobs, "a list of prompt strings and/or SoraJobs"
+        )
+    items = list(prompts_or_jobs)
+    if not items:
+        raise SoraParameterError("prompts_or_jobs", items, "at least one prompt or SoraJob")
+    for item in items:
+        if not isinstance(item, (str, SoraJob)):
+            raise SoraParameterError(
+                "prompts_or_jobs", item, "prompt strings and/or SoraJob objects only"
+            )
+
+    async def create_all() -> list[SoraJob | BaseException]:
+        made = [SoraJob.acreate(p, **params) for p in items if isinstance(p, str)]
+        return list(await asyncio.gather(*made, return_exceptions=True))
+
+    made: list[SoraJob] = []
+    for outcome in runtime.run(create_all()) if any(isinstance(p, str) for p in items) else []:
+        if isinstance(outcome, BaseException):
+            raise outcome  # the others were created and journaled: see sora_nb.history()
+        made.append(outcome)
+    fresh = iter(made)
+    return CompareGrid([p if isinstance(p, SoraJob) else next(fresh) for p in items])
+
+
+# -- gallery --------------------------------------------------------------------------
+
+
+class Gallery:
+    """Past jobs as tiles: thumbnail, status, prompt, model, duration. A tile's Play button
+    swaps a video player in. Thumbnails come from the download cache, else are fetched in
+    the background (jobs of the current backend only)."""
+
+    def __init__(self, entries: Sequence[HistoryEntry]) -> None:
+        self.entries: list[HistoryEntry] = list(entries)
+        self._widget: Any = None
+        self._tiles: dict[str, Any] = {}
+
+    def __repr__(self) -> str:
+        return f"<Gallery {len(self.entries)} jobs>"
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    @staticmethod
+    def _cached(video_id: str, variant: str) -> Path | None:
+        from ._store import media_path
+
+        path = media_path(video_id, variant)  # type: ignore[arg-type]
+        return path if path.is_file() else None
+
+    def _info_html(self, entry: HistoryEntry) -> str:
+        prompt = entry.original_prompt or entry.prompt
+        if len(prompt) > 140:
+            prompt = prompt[:137] + "..."
+        color = {"completed": "#1a7f37", "failed": "#cf222e"}.get(entry.status, "#0969da")
+        age = format_seconds(max(0.0, time.time() - entry.created_at))
+        return (
+            f'<div style="font-size:12px;line-height:1.4"><b style="color:{color}">'
+            f"{html.escape(entry.status)}</b> · {html.escape(entry.model)} · "
+            f"{html.escape(entry.size)} · {int(entry.seconds)}s · {html.escape(age)} ago<br>"
+            f"<span>{html.escape(prompt)}</span><br>"
+            f'<code style="font-size:10px;opacity:.7">{html.escape(entry.id)}</code></div>'
+        )
+
+    @property
+    def widget(self) -> Any:
+        """The ipywidgets GridBox of tiles (built on first use; thumbnails load async)."""
+        if self._widget is None:
+            import ipywidgets as w
+
+            tiles = [self._tile(entry) for entry in self.entries]
+            self._widget = w.GridBox(tiles, layout=w.Layout(
+                grid_template_columns="repeat(auto-fill, minmax(220px, 1fr))", grid_gap="10px"
+            ))
+        return self._widget
+
+    def _tile(self, entry: HistoryEntry) -> Any:
+        import ipywidgets as w
+
+        media = w.Box([w.HTML('<div style="height:90px;opacity:.5;font-size:12px">'
+                              "no thumbnail</div>")])
+        play = w.Button(description="Play", icon="play", disabled=entry.status != "completed",
+                        layout=w.Layout(width="auto"))
+        tile = w.VBox([media, w.HTML(self._info_html(entry)), play],
+                      layout=w.Layout(border="1px solid rgba(127,127,127,.35)", padding="6px"))
+        self._tiles[entry.id] = tile
+        play.on_click(lambda _b: self.play(entry.id))
+        if entry.status == "completed":
+            self._load(entry.id, "thumbnail", media)
+        return tile
+
+    def _load(self, video_id: str, variant: str, media: Any) -> None:
+        cached = self._cached(video_id, variant)
+        if cached is not None:
+            _set_media(media, cached, variant)
+            return
+        from ._runtime import runtime
+
+        future = runtime.submit(_fetch(video_id, variant))
+
+        def done(f: concurrent.futures.Future[Path]) -> None:
+            try:
+                _set_media(media, f.result(), variant)
+            except Exception as exc:
+                import ipywidgets as w
+
+                media.children = (w.HTML(f'<div style="font-size:11px;color:#cf222e">'
+                                         f"{html.escape(str(exc))}</div>"),)
+
+        future.add_done_callback(done)
+
+    def play(self, video_id: str) -> None:
+        """Swap the tile's thumbnail for a video player (the Play button)."""
+        tile = self._tiles.get(video_id)
+        if tile is None:
+            raise SoraParameterError("video_id", video_id, "the id of a job in this gallery")
+        self._load(video_id, "video", tile.children[0])
+
+    def _repr_html_(self) -> str:
+        tiles = []
+        for entry in self.entries:
+            thumb = self._cached(entry.id, "thumbnail")
+            img = ""
+            if thumb is not None and thumb.stat().st_size <= 256 * 1024:
+                data = base64.b64encode(thumb.read_bytes()).decode("ascii")
+                img = (f'<img src="data:image/{thumb.suffix.lstrip(".")};base64,{data}" '
+                       'alt="thumbnail" style="max-width:100%">')
+            tiles.append(
+                '<div style="border:1px solid rgba(127,127,127,.35);padding:6px">'
+                f"{img}{self._info_html(entry)}</div>"
+            )
+        return (f'<div class="sora-nb-gallery" style="{_GRID.format(w=220)}">'
+                + "".join(tiles) + "</div>")
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        bundle: dict[str, Any] = {"text/plain": repr(self), "text/html": self._repr_html_()}
+        if widgets_available():
+            view = self.widget._repr_mimebundle_() or {}
+            if WIDGET_VIEW in view:
+                bundle[WIDGET_VIEW] = view[WIDGET_VIEW]
+        return _filter(bundle, include, exclude)
+
+
+def _set_media(media: Any, path: Path, variant: str) -> None:
+    import ipywidgets as w
+
+    if variant == "video":
+        child = w.Video(value=path.read_bytes(), format="mp4", controls=True, autoplay=True,
+                        loop=False, layout=w.Layout(max_width="100%", width="auto"))
+    else:
+        child = w.Image(value=path.read_bytes(), format=path.suffix.lstrip(".") or "webp",
+                        layout=w.Layout(max_width="100%", width="auto"))
+    media.children = (child,)
+
+
+async def _fetch(video_id: str, variant: str) -> Path:
+    from ._job import SoraJob
+
+    job = await SoraJob.aattach(video_id)
+    return await job.adownload(variant)  # type: ignore[arg-type]
+
+
+def gallery(limit: int = 24) -> Gallery:
+    """The ``limit`` most recent jobs of ``sora_nb.history()`` as a gallery."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise SoraParameterError("limit", limit, "a positive int (number of jobs to show)")
+    from ._store import history
+
+    return Gallery(history()[:limit])
+

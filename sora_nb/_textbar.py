@@ -1,0 +1,75 @@
+"""The terminal progress bar: one line rewritten in place with ``\\r`` (status, percent,
+elapsed), fed with job snapshots by ``wait()`` outside Jupyter and by the CLI."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from typing import TextIO
+
+from ._display import format_seconds
+from ._types import JobSnapshot
+
+__all__ = ["TextProgress"]
+
+
+class TextProgress:
+    """A callable observer that draws ``snap`` as one terminal line; ``close()`` ends it.
+
+    Safe to call from the runtime thread while ``close()`` comes from another: one lock
+    guards every write. Identical lines are not rewritten."""
+
+    def __init__(self, stream: TextIO | None = None, *, width: int = 24) -> None:
+        if isinstance(width, bool) or not isinstance(width, int) or not 5 <= width <= 200:
+            from ._errors import SoraParameterError
+
+            raise SoraParameterError("width", width, "an int from 5 to 200 (bar cells)")
+        self._stream = stream if stream is not None else sys.stderr
+        self._width = width
+        self._lock = threading.Lock()
+        self._last = ""
+        self._drawn = 0
+        self._closed = False
+
+    def render(self, snap: JobSnapshot) -> str:
+        """The line for ``snap`` (no ``\\r``), e.g. ``[#####-----]  42% in_progress 12s``."""
+        filled = max(0, min(self._width, round(snap.progress * self._width / 100)))
+        bar = "#" * filled + "-" * (self._width - filled)
+        parts = [f"[{bar}] {snap.progress:3d}% {snap.status}", format_seconds(snap.elapsed)]
+        if snap.eta is not None and not snap.terminal:
+            parts.append(f"ETA {format_seconds(snap.eta)}")
+        if snap.from_cache:
+            parts.append("from cache")
+        if snap.poll_state not in ("active", "done"):
+            parts.append(f"polling {snap.poll_state}")
+        if snap.error is not None:
+            parts.append(f"[{snap.error.code}] {snap.error.message}")
+        parts.append(snap.id)
+        return " ".join(parts).replace("\n", " ").replace("\r", " ")
+
+    def __call__(self, snap: JobSnapshot) -> None:
+        line = self.render(snap)
+        with self._lock:
+            if self._closed or line == self._last:
+                return
+            pad = " " * max(0, self._drawn - len(line))
+            self._stream.write("\r" + line + pad)
+            self._stream.flush()
+            self._last = line
+            self._drawn = len(line)
+
+    def close(self) -> None:
+        """End the line (once); later snapshots are ignored."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            if self._drawn:
+                self._stream.write("\n")
+                self._stream.flush()
+
+    def __enter__(self) -> TextProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
