@@ -34,6 +34,7 @@ from ._poller import (
     TransientFailure,
     backoff_delay,
     fault_delay,
+    is_transient,
     poll_after,
     with_retries,
 )
@@ -118,21 +119,33 @@ class SoraJob:
                 video = await with_retries(lambda: client.videos.retrieve(entry.id), policy)
             except (openai.NotFoundError, TransientFailure):
                 pass  # gone from the backend (or unreachable): make a new one below
+            except openai.APIError as exc:
+                raise from_sdk(exc) from None
             else:
-                self._setup(video, backend, entry.original_prompt, from_cache=True)
-                return
+                expired = video.expires_at is not None and video.expires_at <= time.time()
+                if video.status != "failed" and not expired:
+                    self._setup(video, backend, entry.original_prompt, from_cache=True)
+                    return
+
         idempotency = {"Idempotency-Key": f"sora-nb-{uuid.uuid4().hex}"}
         kwargs = params.create_kwargs()
-        try:
-            video = await with_retries(
-                lambda: client.videos.create(**kwargs, extra_headers=idempotency), policy
-            )
-        except TransientFailure as exc:
-            raise from_sdk(exc.last) from None
-        except openai.APIError as exc:
-            raise from_sdk(exc) from None
-        # Journal before anything else: a paid-for generation is never lost.
-        _journal_created(video, backend, params.original_prompt, "create", key)
+
+        async def create_and_journal() -> Video:
+            try:
+                video = await with_retries(
+                    lambda: client.videos.create(**kwargs, extra_headers=idempotency), policy
+                )
+            except TransientFailure as exc:
+                raise from_sdk(exc.last) from None
+            except openai.APIError as exc:
+                raise from_sdk(exc) from None
+            # Journal before anything else: a paid-for generation is never lost.
+            _journal_created(video, backend, params.original_prompt, "create", key)
+            return video
+
+        # Shielded: an interrupt (Ctrl-C in a cell) cannot stop a create half-way, after
+        # the server accepted it but before the journal has it.
+        video = await asyncio.shield(create_and_journal())
         self._setup(video, backend, params.original_prompt, from_cache=False)
 
     def _setup(
@@ -145,10 +158,13 @@ class SoraJob:
         )
         self.from_cache = from_cache
         self._lock = threading.Lock()
+        self._notify = threading.RLock()
         self._observers: list[Observer] = []
         self._video = video
         self._created = float(video.created_at) if from_cache else time.time()
-        self._finished: float | None = None
+        self._finished: float | None = (
+            float(video.completed_at or time.time()) if video.status in TERMINAL else None
+        )
         self._poll_state: PollState = "active"
         self._note: str | None = None
         self._rate: tuple[float, int] | None = None
@@ -164,7 +180,7 @@ class SoraJob:
         """Follow an existing job by id (one from ``history()``, another process, or the
         server's list). Returns the live object if this process already has one."""
         if (job := _live.get(video_id)) is not None:
-            return job
+            return job.resume()
         resolved = resolve_backend(backend)
         return runtime.run(cls._attach(video_id, resolved))
 
@@ -174,7 +190,7 @@ class SoraJob:
     ) -> SoraJob:
         """The async twin of ``attach``."""
         if (job := _live.get(video_id)) is not None:
-            return job
+            return job.resume()
         return await runtime.wrap(cls._attach(video_id, resolve_backend(backend)))
 
     @classmethod
@@ -293,10 +309,11 @@ class SoraJob:
         """Call ``fn(snapshot)`` now and on every change (from the background thread).
         Returns a function that unsubscribes. An exception in ``fn`` is logged, never
         stops the poller."""
-        with self._lock:
-            self._observers.append(fn)
-            snap = self._snapshot_locked()
-        _call(fn, snap)
+        with self._notify:
+            with self._lock:
+                self._observers.append(fn)
+                snap = self._snapshot_locked()
+            _call(fn, snap)
 
         def unsubscribe() -> None:
             with self._lock:
@@ -325,15 +342,19 @@ class SoraJob:
             unsubscribe()
 
     def _update(self, video: Video | None = None, **changes: Any) -> None:
+        # _notify orders whole updates: the settled flag and every observer see the
+        # changes in the order they were made, from whichever thread made them.
+        with self._notify:
+            self._apply(video, changes)
+
+    def _apply(self, video: Video | None, changes: dict[str, Any]) -> None:
         with self._lock:
             if video is not None:
                 if self._rate is None and video.status == "in_progress":
                     self._rate = (time.time(), int(video.progress or 0))
                 self._video = video
                 if video.status in TERMINAL and self._finished is None:
-                    self._finished = time.time() if not self.from_cache else float(
-                        video.completed_at or time.time()
-                    )
+                    self._finished = time.time()
             for name, value in changes.items():
                 setattr(self, f"_{name}", value)
             settled = self._video.status in TERMINAL or self._poll_state != "active"
@@ -356,6 +377,16 @@ class SoraJob:
         self._task = runtime.submit(self._poll(settings.poll))
 
     async def _poll(self, policy: PollPolicy) -> None:
+        try:
+            await self._poll_loop(policy)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # never die silently: the job shows why it stopped
+            self._failure = from_sdk(exc)
+            log.exception("sora_nb: polling of %s stopped", self.id)
+            self._update(poll_state="error", note=self._failure.message)
+
+    async def _poll_loop(self, policy: PollPolicy) -> None:
         client = runtime.client(self.backend_config)
         rng = random.Random(policy.seed)
         start = policy.clock()
@@ -370,6 +401,8 @@ class SoraJob:
                 raw = await client.videos.with_raw_response.retrieve(self.id)
                 video = raw.parse()
             except TRANSIENT as exc:
+                if not is_transient(exc):
+                    raise
                 failures += 1
                 if failures > policy.max_failures:
                     error = from_sdk(exc)
@@ -391,10 +424,9 @@ class SoraJob:
                 return
             failures = 0
             if video.status in TERMINAL:
-                _store.journal_event("status", id=self.id, status=video.status,
-                                     progress=video.progress,
-                                     error_code=video.error.code if video.error else None,
-                                     error_message=video.error.message if video.error else None)
+                _store.journal_status(self.id, video.status, video.progress,
+                                      video.error.code if video.error else None,
+                                      video.error.message if video.error else None)
                 self._update(video, poll_state="done", note=None)
                 return
             self._update(video, note=None)

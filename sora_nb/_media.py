@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx2
 import openai
 
 from ._errors import SoraMediaError
@@ -24,12 +25,18 @@ async def stream_download(
         async with client.videos.with_streaming_response.download_content(
             video_id, variant=variant
         ) as response:
-            expected = response.headers.get("content-length")
+            # Content-Length counts encoded bytes: compare only an unencoded body.
+            encoded = response.headers.get("content-encoding", "identity") != "identity"
+            expected = None if encoded else response.headers.get("content-length")
             written = 0
-            with tmp.open("wb") as fh:
-                async for chunk in response.iter_bytes(CHUNK):
-                    fh.write(chunk)
-                    written += len(chunk)
+            try:
+                with tmp.open("wb") as fh:
+                    async for chunk in response.iter_bytes(CHUNK):
+                        fh.write(chunk)
+                        written += len(chunk)
+            except httpx2.TransportError as exc:
+                # A connection dropped mid-body is an SDK connection error (retried).
+                raise openai.APIConnectionError(request=response.http_request) from exc
         if expected is not None and int(expected) != written:
             raise SoraMediaError(
                 f"download of {variant} of {video_id} was cut short: "

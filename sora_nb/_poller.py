@@ -72,6 +72,8 @@ def _header(headers: object, name: str) -> str | None:
 
 
 TRANSIENT = (openai.APIConnectionError, openai.InternalServerError, openai.RateLimitError)
+#: The longest wait a ``retry-after`` header may impose (beyond ``max_interval``).
+MAX_RETRY_AFTER = 60.0
 
 
 class TransientFailure(Exception):
@@ -88,8 +90,15 @@ def fault_delay(policy: PollPolicy, exc: Exception, failures: int, rng: random.R
     if isinstance(exc, openai.APIStatusError):
         hinted = retry_after(exc.response.headers)
         if hinted is not None:
-            return hinted
+            return min(hinted, max(policy.max_interval, MAX_RETRY_AFTER))
     return backoff_delay(policy, failures, rng)
+
+
+def is_transient(exc: Exception) -> bool:
+    """Worth retrying: connection errors, 5xx, and 429s other than an exhausted quota."""
+    if isinstance(exc, openai.RateLimitError):
+        return getattr(exc, "code", None) != "insufficient_quota"
+    return isinstance(exc, TRANSIENT)
 
 
 async def with_retries(
@@ -107,6 +116,8 @@ async def with_retries(
         try:
             return await call()
         except TRANSIENT as exc:
+            if not is_transient(exc):
+                raise
             failures += 1
             if failures > policy.max_failures:
                 raise TransientFailure(exc, failures) from exc

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import hashlib
 import threading
 import warnings
 from collections.abc import Coroutine
@@ -38,7 +39,7 @@ class Runtime:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        self._clients: dict[tuple[str, str], openai.AsyncOpenAI] = {}
+        self._clients: dict[tuple[str, str, str], openai.AsyncOpenAI] = {}
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -52,6 +53,7 @@ class Runtime:
                 thread.start()
                 started.wait()
                 self._loop, self._thread = loop, thread
+                self._clients.clear()  # clients of a dead loop cannot be used on a new one
             return self._loop
 
     @staticmethod
@@ -92,7 +94,9 @@ class Runtime:
     def client(self, backend: Backend) -> openai.AsyncOpenAI:
         """The ``AsyncOpenAI`` client of ``backend``; create it on first use. Retries are
         sora_nb's own (``with_retries``), so the SDK's are off."""
-        key = (backend.identity or backend.base_url, backend.base_url)
+        # keyed by a digest of the API key too, so configure(api_key=...) takes effect
+        digest = hashlib.sha256(backend.api_key.encode()).hexdigest()
+        key = (backend.identity or backend.base_url, backend.base_url, digest)
         with self._lock:
             client = self._clients.get(key)
             if client is None:

@@ -4,6 +4,7 @@ by ``history()``) and the layout of cached downloads."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import time
@@ -18,6 +19,7 @@ __all__ = ["HistoryEntry", "find_cached", "history", "journal_event", "media_pat
 
 EXTENSIONS: dict[str, str] = {"video": "mp4", "thumbnail": "webp", "spritesheet": "jpg"}
 _lock = threading.Lock()
+log = logging.getLogger("sora_nb")
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,17 @@ def journal_event(event: str, **fields: Any) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def journal_status(video_id: str, status: str, progress: int, code: str | None,
+                   message: str | None) -> None:
+    """Journal a job's final status; a failure to write is logged, never raised (the
+    created record, which is what matters, is already on disk)."""
+    try:
+        journal_event("status", id=video_id, status=status, progress=progress,
+                      error_code=code, error_message=message)
+    except OSError:
+        log.warning("sora_nb: could not journal the status of %s", video_id, exc_info=True)
 
 
 def record_created(entry: HistoryEntry) -> None:

@@ -125,7 +125,7 @@ class CardView:
     def _trailing_flush(self) -> None:
         with self._lock:
             self._scheduled = False
-            if self._pending is not None:
+            if self._pending is not None and not self._closed:
                 self._flush_locked()
 
     def _flush_locked(self) -> None:

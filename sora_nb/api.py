@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Literal, TypedDict
 
 from ._errors import SoraError, SoraJobFailed
 from ._job import SoraJob
-from ._runtime import runtime
 from ._types import Variant
 
 if TYPE_CHECKING:
@@ -57,17 +56,12 @@ async def agenerate_video_with_sora(
 
 def get_sora_video_status(video_id: str) -> SoraVideoStatus:
     """The current ``{"id", "status", "progress", "url"}`` of a job, asked of the backend."""
-    return runtime.run(_status(video_id))
+    return _as_status(SoraJob.attach(video_id))
 
 
 async def aget_sora_video_status(video_id: str) -> SoraVideoStatus:
     """The async twin of ``get_sora_video_status``."""
-    return await runtime.wrap(_status(video_id))
-
-
-async def _status(video_id: str) -> SoraVideoStatus:
-    job = await SoraJob.aattach(video_id)
-    return _as_status(job)
+    return _as_status(await SoraJob.aattach(video_id))
 
 
 def _as_status(job: SoraJob) -> SoraVideoStatus:

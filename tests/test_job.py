@@ -243,3 +243,33 @@ def test_seconds_are_rounded_with_a_warning(local: LocalServer) -> None:
     with pytest.warns(snb.SoraDurationWarning, match="7"):
         job = snb.SoraJob("A clock ticking", seconds=7, cache=False)
     assert job.seconds == 8
+
+
+def test_a_new_key_takes_effect_at_once(server: LocalServer, cache: Path) -> None:
+    from sora_nb import _config
+
+    try:
+        snb.configure(backend="local", base_url=server.base_url, api_key="sora-local-wrong-1")
+        with pytest.raises(snb.SoraAuthenticationError):
+            snb.SoraJob("Key rotation", seconds=4, cache=False)
+        snb.configure(api_key=server.api_key)
+        assert snb.SoraJob("Key rotation", seconds=4, cache=False).id
+    finally:
+        _config.reset()
+
+
+def test_attach_of_a_stopped_live_job_follows_it_again(local: LocalServer) -> None:
+    job = snb.SoraJob("Attach after cancel", seconds=4, cache=False)
+    with pytest.warns(UserWarning):
+        job.cancel()
+    again = snb.SoraJob.attach(job.id)
+    assert again is job
+    assert again.wait().status == "completed"
+
+
+def test_elapsed_of_a_finished_cached_job_is_frozen(local: LocalServer) -> None:
+    snb.SoraJob("Frozen clock", seconds=4).wait()
+    cached = snb.SoraJob("Frozen clock", seconds=4)
+    assert cached.from_cache and cached.done
+    assert cached._finished is not None
+    assert cached.elapsed == max(0.0, cached._finished - cached._created)  # not the clock
