@@ -16,7 +16,7 @@ import warnings
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import openai
 from openai.types import Video
@@ -49,6 +49,7 @@ __all__ = ["SoraJob"]
 
 log = logging.getLogger("sora_nb")
 Observer = Callable[[JobSnapshot], None]
+T = TypeVar("T")
 _live: weakref.WeakValueDictionary[str, SoraJob] = weakref.WeakValueDictionary()
 
 
@@ -75,12 +76,8 @@ class SoraJob:
         cache: bool = True,
         backend: BackendName | Backend | None = None,
     ) -> None:
-        resolved = resolve_backend(backend)
-        params = build_params(
-            prompt, model=model, seconds=seconds, size=size, input_reference=input_reference,
-            fit=fit, enhance=enhance,  # type: ignore[arg-type]
-            allow_custom_models=resolved.allow_custom_models,
-        )
+        params, resolved = _prepare(prompt, model, seconds, size, input_reference, fit,
+                                    enhance, backend)
         runtime.run(self._start(params, resolved, cache))
 
     # -- construction -----------------------------------------------------------------
@@ -100,12 +97,8 @@ class SoraJob:
         backend: BackendName | Backend | None = None,
     ) -> SoraJob:
         """The async twin of ``SoraJob(...)``, for use inside a running event loop."""
-        resolved = resolve_backend(backend)
-        params = build_params(
-            prompt, model=model, seconds=seconds, size=size, input_reference=input_reference,
-            fit=fit, enhance=enhance,  # type: ignore[arg-type]
-            allow_custom_models=resolved.allow_custom_models,
-        )
+        params, resolved = _prepare(prompt, model, seconds, size, input_reference, fit,
+                                    enhance, backend)
         job = cls.__new__(cls)
         await runtime.wrap(job._start(params, resolved, cache))
         return job
@@ -131,14 +124,9 @@ class SoraJob:
         kwargs = params.create_kwargs()
 
         async def create_and_journal() -> Video:
-            try:
-                video = await with_retries(
-                    lambda: client.videos.create(**kwargs, extra_headers=idempotency), policy
-                )
-            except TransientFailure as exc:
-                raise from_sdk(exc.last) from None
-            except openai.APIError as exc:
-                raise from_sdk(exc) from None
+            video = await _sdk(
+                lambda: client.videos.create(**kwargs, extra_headers=idempotency), policy
+            )
             # Journal before anything else: a paid-for generation is never lost.
             _journal_created(video, backend, params.original_prompt, "create", key)
             return video
@@ -196,12 +184,7 @@ class SoraJob:
     @classmethod
     async def _attach(cls, video_id: str, backend: Backend) -> SoraJob:
         client = runtime.client(backend)
-        try:
-            video = await with_retries(lambda: client.videos.retrieve(video_id), settings.poll)
-        except TransientFailure as exc:
-            raise from_sdk(exc.last) from None
-        except openai.APIError as exc:
-            raise from_sdk(exc) from None
+        video = await _sdk(lambda: client.videos.retrieve(video_id), settings.poll)
         known = {e.id: e for e in _store.history(include_deleted=True)}
         original = known[video_id].original_prompt if video_id in known else None
         if video_id not in known:
@@ -360,12 +343,12 @@ class SoraJob:
             settled = self._video.status in TERMINAL or self._poll_state != "active"
             snap = self._snapshot_locked()
             observers = list(self._observers)
-        if settled:
-            self._settled.set()
-        else:
+        if not settled:
             self._settled.clear()
         for fn in observers:
             _call(fn, snap)
+        if settled:  # after the observers: when wait() returns, they have seen the end
+            self._settled.set()
 
     # -- polling ----------------------------------------------------------------------
 
@@ -459,6 +442,11 @@ class SoraJob:
         """Block until the job finishes; return it. Raises ``SoraJobFailed`` if it failed,
         ``SoraTimeout`` after ``timeout`` seconds (the job goes on). In a terminal, shows a
         text progress bar (``progress=False`` turns it off)."""
+        if runtime.in_runtime_thread():
+            raise RuntimeError(
+                "job.wait() was called from the sora_nb runtime thread (inside a progress "
+                "callback?): it would block every job's polling; use `await job` there"
+            )
         bar = _text_progress(progress)
         unsubscribe = self.on_progress(bar) if bar is not None else None
         started = time.monotonic()
@@ -547,14 +535,9 @@ class SoraJob:
         if target.exists():
             return target
         client = runtime.client(self.backend_config)
-        try:
-            return await with_retries(
-                lambda: stream_download(client, self.id, variant, target), settings.poll
-            )
-        except TransientFailure as exc:
-            raise from_sdk(exc.last) from None
-        except openai.APIError as exc:
-            raise from_sdk(exc) from None
+        return await _sdk(
+            lambda: stream_download(client, self.id, variant, target), settings.poll
+        )
 
     # -- derived jobs -----------------------------------------------------------------
 
@@ -594,12 +577,7 @@ class SoraJob:
                 return client.videos.remix(self.id, prompt=sent, extra_headers=headers)
             return client.post(path, cast_to=Video, body=body, options={"headers": headers})
 
-        try:
-            video = await with_retries(call, settings.poll)
-        except TransientFailure as exc:
-            raise from_sdk(exc.last) from None
-        except openai.APIError as exc:
-            raise from_sdk(exc) from None
+        video = await _sdk(call, settings.poll)
         _journal_created(video, self.backend_config, original, kind, None,
                          remixed_from=self.id)
         job = SoraJob.__new__(SoraJob)
@@ -614,12 +592,7 @@ class SoraJob:
         if self._task is not None:
             self._task.cancel()
         client = runtime.client(self.backend_config)
-        try:
-            await with_retries(lambda: client.videos.delete(self.id), settings.poll)
-        except TransientFailure as exc:
-            raise from_sdk(exc.last) from None
-        except openai.APIError as exc:
-            raise from_sdk(exc) from None
+        await _sdk(lambda: client.videos.delete(self.id), settings.poll)
         _store.journal_event("deleted", id=self.id)
         shutil.rmtree(_store.media_path(self.id, "video").parent, ignore_errors=True)
         self._downloads.clear()
@@ -650,6 +623,30 @@ class SoraJob:
         from ._display import job_html
 
         return job_html(self.snapshot())
+
+
+def _prepare(prompt: str, model: str, seconds: float | int | str,
+             size: str | tuple[int, int] | None, input_reference: Any, fit: str | None,
+             enhance: bool, backend: BackendName | Backend | None
+             ) -> tuple[VideoParams, Backend]:
+    """Resolve the backend and validate everything, before any request is sent."""
+    resolved = resolve_backend(backend)
+    params = build_params(
+        prompt, model=model, seconds=seconds, size=size, input_reference=input_reference,
+        fit=fit, enhance=enhance,  # type: ignore[arg-type]
+        allow_custom_models=resolved.allow_custom_models,
+    )
+    return params, resolved
+
+
+async def _sdk(call: Callable[[], Awaitable[T]], policy: PollPolicy) -> T:
+    """``with_retries`` whose failures come out as ``SoraError``s (key-free)."""
+    try:
+        return await with_retries(call, policy)
+    except TransientFailure as exc:
+        raise from_sdk(exc.last) from None
+    except openai.APIError as exc:
+        raise from_sdk(exc) from None
 
 
 def _journal_created(video: Video, backend: Backend, original_prompt: str, kind: str,
