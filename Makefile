@@ -16,17 +16,22 @@ demo: $(STAMP)
 	$(BIN)/python -m sora_nb.demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check sora_nb tests benchmarks
+	$(BIN)/ruff check sora_nb tests benchmarks scripts
 	$(BIN)/mypy
 
+# The unit, integration, kernel and browser tests, then every notebook through nbval
+# against the embedded backend (nondeterministic outputs masked by sanitize.cfg).
 test: lint
 	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -p tests.notebooks.nbval_setup --nbval --nbval-current-env \
+	    --nbval-sanitize-with tests/notebooks/sanitize.cfg notebooks
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
 lab: $(STAMP)
-	cd notebooks && ../$(BIN)/jupyter lab --ip=127.0.0.1
+	SORA_NB_BACKEND=local JUPYTER_PATH=$(CURDIR)/$(VENV)/share/jupyter \
+	    $(BIN)/jupyter lab --ip=127.0.0.1 --ServerApp.root_dir=notebooks
 
 clean:
 	rm -rf out .pytest_cache .mypy_cache .ruff_cache

@@ -160,12 +160,20 @@ def embedded_server() -> LocalServer:
             seconds = float(os.environ.get("SORA_NB_LOCAL_JOB_SECONDS", LOCAL_JOB_SECONDS))
             _embedded = local.start(job_seconds=seconds, data_dir=cache_dir() / "local-backend")
             register_secret(_embedded.api_key)
+            # In a notebook an informational line on stderr looks like an error (a red
+            # box); in a terminal, stdout stays clean for piping paths.
             print(
                 "sora_nb: no API key configured, using the embedded local Sora backend "
                 "(synthetic videos, rendered on this machine)",
-                file=sys.stderr,
+                file=sys.stdout if _in_kernel() else sys.stderr,
             )
         return _embedded
+
+
+def _in_kernel() -> bool:
+    app = sys.modules.get("ipykernel.kernelapp")
+    kernel_app = getattr(app, "IPKernelApp", None)
+    return bool(kernel_app is not None and kernel_app.initialized())
 
 
 def with_poll(**changes: object) -> None:

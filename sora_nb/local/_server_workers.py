@@ -61,6 +61,9 @@ class WorkerPool:
         return subprocess.Popen(
             [sys.executable, "-m", WORKER_MAIN, str(self.niceness)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
+            # a session of their own: a Ctrl-C or a kernel interrupt aimed at the server's
+            # process group is not theirs (the server stops them itself)
+            start_new_session=True,
         )
 
     def call(self, function: str, *args: object) -> None:
@@ -117,7 +120,9 @@ def serve(niceness: int) -> None:
     """The worker's loop: one task at a time until the server closes the pipe (or dies,
     which closes it too)."""
     import importlib
+    import signal
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     nice = getattr(os, "nice", None)
     if nice is not None:
         # Renders (and their ffmpeg) yield the CPU to the server's requests and the notebook.
