@@ -308,11 +308,15 @@ async def _fetch(video_id: str, variant: str) -> Path:
     return await job.adownload(variant)  # type: ignore[arg-type]
 
 
-def gallery(limit: int = 24) -> Gallery:
-    """The ``limit`` most recent jobs of ``sora_nb.history()`` as a gallery."""
+def gallery(limit: int = 24, *, backend: bool = True) -> Gallery:
+    """The ``limit`` most recent jobs as a gallery: this machine's journal
+    (``sora_nb.history()``) and, with ``backend=True``, the current backend's own list
+    (jobs made elsewhere, and fresher statuses). An unreachable backend is skipped."""
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise SoraParameterError("limit", limit, "a positive int (number of jobs to show)")
+    from ._job import backend_history
     from ._store import history
 
-    return Gallery(history()[:limit])
+    entries = backend_history(history(), limit) if backend else history()
+    return Gallery(entries[:limit])
 

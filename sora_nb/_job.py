@@ -625,6 +625,43 @@ class SoraJob:
         return job_html(self.snapshot())
 
 
+def backend_history(
+    journal: list[_store.HistoryEntry], limit: int
+) -> list[_store.HistoryEntry]:
+    """``journal`` merged with the current backend's ``limit`` newest jobs (statuses from
+    the backend win), newest first. If the backend cannot be reached, ``journal`` as is."""
+    from dataclasses import replace
+
+    try:
+        backend = resolve_backend()
+        client = runtime.client(backend)
+
+        async def listed() -> list[Video]:
+            # one retry at most: a gallery should not stall on a backend that is away
+            quick = replace(settings.poll, max_failures=1)
+            page = await _sdk(lambda: client.videos.list(limit=min(limit, 100)), quick)
+            return list(page.data)
+
+        videos = runtime.run(listed())
+    except SoraError as exc:
+        log.warning("sora_nb: the backend's list is unavailable (%s)", exc)
+        return journal
+    by_id = {e.id: e for e in journal}
+    for v in videos:
+        known = by_id.get(v.id)
+        if known is not None:
+            by_id[v.id] = replace(known, status=v.status, progress=int(v.progress or 0))
+        else:
+            by_id[v.id] = _store.HistoryEntry(
+                id=v.id, prompt=v.prompt or "", original_prompt=v.prompt or "",
+                model=str(v.model), seconds=int(v.seconds), size=str(v.size),
+                backend=backend.identity, created_at=float(v.created_at), status=v.status,
+                progress=int(v.progress or 0), remixed_from=v.remixed_from_video_id,
+                kind="listed",
+            )
+    return sorted(by_id.values(), key=lambda e: e.created_at, reverse=True)
+
+
 def _prepare(prompt: str, model: str, seconds: float | int | str,
              size: str | tuple[int, int] | None, input_reference: Any, fit: str | None,
              enhance: bool, backend: BackendName | Backend | None

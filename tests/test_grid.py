@@ -106,12 +106,12 @@ def test_gallery_shows_history_and_plays_on_click(local: LocalServer) -> None:
     first = snb.SoraJob("A fox in rain <em>", seconds=4, cache=False).wait()
     first.download("thumbnail")  # cached: the tile shows it without a request
     second = snb.SoraJob("A fox in fog <em>", seconds=4, cache=False).wait()
-    g = gallery(limit=10)
+    g = gallery(limit=10, backend=False)  # this machine's journal only
     assert isinstance(g, Gallery) and snb.gallery is gallery
     assert {e.id for e in g.entries} == {first.id, second.id}
     stamps = [e.created_at for e in g.entries]
     assert stamps == sorted(stamps, reverse=True)  # newest first
-    assert len(gallery(limit=1)) == 1
+    assert len(gallery(limit=1, backend=False)) == 1
     page = g._repr_html_()
     assert "A fox in rain &lt;em&gt;" in page and "em" not in Elements(page).names
     assert page.count("data:image/webp;base64,") == 1  # only the cached thumbnail
@@ -133,6 +133,24 @@ def test_gallery_shows_history_and_plays_on_click(local: LocalServer) -> None:
         g.play("nope")
     with pytest.raises(snb.SoraParameterError, match="limit=0"):
         gallery(limit=0)
+
+
+def test_gallery_also_lists_the_backends_own_jobs(fresh_server: LocalServer) -> None:
+    import warnings
+
+    import openai
+
+    mine = snb.SoraJob("Journaled here", seconds=4, cache=False).wait()
+    client = openai.OpenAI(base_url=fresh_server.base_url, api_key=fresh_server.api_key)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        elsewhere = client.videos.create(prompt="Made by another client", seconds="4")
+    entries = {e.id: e for e in gallery(limit=10).entries}
+    assert set(entries) == {mine.id, elsewhere.id}
+    assert entries[elsewhere.id].kind == "listed"
+    assert entries[elsewhere.id].original_prompt == "Made by another client"
+    fresh_server.stop()  # an unreachable backend leaves the journal's view
+    assert [e.id for e in gallery(limit=10).entries] == [mine.id]
 
 
 def wait_for_child(box: w.Box, kind: type[w.Widget]) -> Any:

@@ -273,3 +273,24 @@ def test_elapsed_of_a_finished_cached_job_is_frozen(local: LocalServer) -> None:
     assert cached.from_cache and cached.done
     assert cached._finished is not None
     assert cached.elapsed == max(0.0, cached._finished - cached._created)  # not the clock
+
+
+def test_a_reference_image_must_match_the_size_or_be_fitted(
+    local: LocalServer, tmp_path: Path
+) -> None:
+    from PIL import Image
+
+    square = tmp_path / "square.png"
+    Image.new("RGB", (600, 600), (200, 40, 40)).save(square)
+    creates = local.requests.count("POST", "/v1/videos")
+    with pytest.raises(snb.SoraParameterError, match="input_reference") as info:
+        snb.SoraJob("A red square comes alive", seconds=4, input_reference=square)
+    assert "600x600" in str(info.value) and "1280x720" in str(info.value)
+    assert local.requests.count("POST", "/v1/videos") == creates  # refused before sending
+    job = snb.SoraJob("A red square comes alive", seconds=4, input_reference=square,
+                      fit="crop", cache=False).wait()
+    assert job.status == "completed"
+    # the uploaded reference shows through: the thumbnail is dominated by its red
+    thumb = Image.open(job.download("thumbnail")).convert("RGB").resize((16, 9))
+    r, g, b = (sum(c) / len(c) for c in zip(*thumb.getdata(), strict=True))
+    assert r > g + 20 and r > b + 20
