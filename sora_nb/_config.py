@@ -72,12 +72,16 @@ def configure(
     cache_dir: str | Path | None = None,
     allow_custom_models: bool | None = None,
     poll: PollPolicy | None = None,
+    reset: bool = False,
 ) -> None:
     """Set process-wide defaults. ``backend`` is ``"local"`` (the embedded server, or any
     server at ``base_url``) or ``"openai"`` (OpenAI or an OpenAI-compatible ``base_url``).
-    Arguments left as ``None`` keep their current value."""
+    Arguments left as ``None`` keep their current value; ``reset=True`` first forgets
+    every earlier ``configure()`` (e.g. to go back to the embedded backend)."""
     if backend is not None and backend not in ("local", "openai"):
         raise SoraParameterError("backend", backend, "'local' or 'openai'")
+    if reset:
+        reset_settings()
     if backend is not None:
         settings.backend = backend
     if base_url is not None:
@@ -93,7 +97,7 @@ def configure(
         settings.poll = poll
 
 
-def reset() -> None:
+def reset_settings() -> None:
     """Forget everything ``configure()`` set (tests use it). Mutates in place, since other
     modules hold ``settings`` by reference."""
     fresh = Settings()

@@ -437,6 +437,12 @@ class SpriteScrubber:
     def _on_frame(self, change: dict[str, Any]) -> None:
         self.image.value = self.frames[int(change["new"])]
 
+    def __repr__(self) -> str:
+        cols, rows = self.grid
+        return f"<SpriteScrubber {cols}x{rows} frames>"
+
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
         bundle: dict[str, Any] | None = self.widget._repr_mimebundle_(**kwargs)
+        if bundle is not None:  # not the VBox's dump of its children's JPEG bytes
+            bundle["text/plain"] = repr(self)
         return bundle

@@ -41,7 +41,7 @@ def local(server: LocalServer, cache: Path) -> Iterator[LocalServer]:
     """sora_nb configured to use the session's backend, with a fresh cache dir."""
     snb.configure(backend="local", base_url=server.base_url, api_key=server.api_key)
     yield server
-    _config.reset()
+    _config.reset_settings()
 
 
 @pytest.fixture()
@@ -53,4 +53,4 @@ def fresh_server(cache: Path, request: pytest.FixtureRequest) -> Iterator[LocalS
     with start(**kwargs) as srv:
         snb.configure(backend="local", base_url=srv.base_url, api_key=srv.api_key)
         yield srv
-        _config.reset()
+        _config.reset_settings()

@@ -100,7 +100,7 @@ def dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, 
     _config.configure(cache_dir=paths["cache"])
     monkeypatch.setattr(tempfile, "tempdir", str(paths["tmp"]))
     yield paths
-    _config.reset()
+    _config.reset_settings()
 
 
 def files_in(*folders: Path) -> list[Path]:

@@ -15,7 +15,7 @@ SECRET = "sk-test-THIS-MUST-NEVER-LEAK-123456"
 
 @pytest.fixture(autouse=True)
 def _clean(monkeypatch: pytest.MonkeyPatch) -> None:
-    _config.reset()
+    _config.reset_settings()
     for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "SORA_NB_BACKEND"):
         monkeypatch.delenv(name, raising=False)
 
@@ -45,7 +45,7 @@ def test_order_explicit_then_configure_then_env_then_key(
     assert _config.resolve_backend().name == "openai"  # configure() beats the env
     snb.configure(base_url="http://127.0.0.1:9/v1", api_key="k")
     assert _config.resolve_backend("local").name == "local"  # the argument beats both
-    _config.reset()
+    _config.reset_settings()
     assert _config.resolve_backend().name == "local"  # SORA_NB_BACKEND beats the key
 
 
@@ -79,3 +79,11 @@ def test_redact_masks_registered_and_key_shaped_secrets() -> None:
     snb.configure(api_key="my-private-token-42")
     assert "my-private-token-42" not in redact("auth my-private-token-42 failed")
     assert redact(f"bearer {SECRET}") == "bearer [redacted]"
+
+
+def test_configure_reset_goes_back_to_the_defaults() -> None:
+    snb.configure(backend="openai", base_url="http://127.0.0.1:9/v1", api_key="k-123456")
+    snb.configure(reset=True, cache_dir="/tmp/sora-nb-reset-test")
+    assert _config.settings.backend is None and _config.settings.base_url is None
+    assert _config.settings.api_key is None
+    assert _config.cache_dir() == Path("/tmp/sora-nb-reset-test")

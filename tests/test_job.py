@@ -255,7 +255,7 @@ def test_a_new_key_takes_effect_at_once(server: LocalServer, cache: Path) -> Non
         snb.configure(api_key=server.api_key)
         assert snb.SoraJob("Key rotation", seconds=4, cache=False).id
     finally:
-        _config.reset()
+        _config.reset_settings()
 
 
 def test_attach_of_a_stopped_live_job_follows_it_again(local: LocalServer) -> None:
