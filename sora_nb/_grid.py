@@ -73,7 +73,25 @@ def _filter(bundle: dict[str, Any], include: Any, exclude: Any) -> dict[str, Any
     return bundle
 
 
-class CompareGrid:
+class _GridDisplay:
+    """What both grids show: the widget view where widgets render, plus an HTML snapshot
+    and the short repr."""
+
+    widget: Any
+
+    def _repr_html_(self) -> str:
+        raise NotImplementedError
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        bundle: dict[str, Any] = {"text/plain": repr(self), "text/html": self._repr_html_()}
+        if widgets_available():
+            view = self.widget._repr_mimebundle_() or {}
+            if WIDGET_VIEW in view:
+                bundle[WIDGET_VIEW] = view[WIDGET_VIEW]
+        return _filter(bundle, include, exclude)
+
+
+class CompareGrid(_GridDisplay):
     """Jobs side by side, each a live card under its prompt with the differing words
     highlighted. All are polled by the one runtime thread."""
 
@@ -128,14 +146,6 @@ class CompareGrid:
         )
         return f'<div class="sora-nb-compare" style="{_GRID.format(w=340)}">{cells}</div>'
 
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        bundle: dict[str, Any] = {"text/plain": repr(self), "text/html": self._repr_html_()}
-        if widgets_available():
-            view = self.widget._repr_mimebundle_() or {}
-            if WIDGET_VIEW in view:
-                bundle[WIDGET_VIEW] = view[WIDGET_VIEW]
-        return _filter(bundle, include, exclude)
-
 
 def compare(prompts_or_jobs: Sequence[str | SoraJob], **params: Any) -> CompareGrid:
     """Start one job per prompt string (all created concurrently, with ``params`` such as
@@ -173,7 +183,7 @@ def compare(prompts_or_jobs: Sequence[str | SoraJob], **params: Any) -> CompareG
 # -- gallery --------------------------------------------------------------------------
 
 
-class Gallery:
+class Gallery(_GridDisplay):
     """Past jobs as tiles: thumbnail, status, prompt, model, duration. A tile's Play button
     swaps a video player in. Thumbnails come from the download cache, else are fetched in
     the background (jobs of the current backend only)."""
@@ -279,14 +289,6 @@ class Gallery:
             )
         return (f'<div class="sora-nb-gallery" style="{_GRID.format(w=220)}">'
                 + "".join(tiles) + "</div>")
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        bundle: dict[str, Any] = {"text/plain": repr(self), "text/html": self._repr_html_()}
-        if widgets_available():
-            view = self.widget._repr_mimebundle_() or {}
-            if WIDGET_VIEW in view:
-                bundle[WIDGET_VIEW] = view[WIDGET_VIEW]
-        return _filter(bundle, include, exclude)
 
 
 def _set_media(media: Any, path: Path, variant: str) -> None:
