@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
@@ -169,17 +169,14 @@ def embedded_server() -> LocalServer:
             print(
                 "sora_nb: no API key configured, using the embedded local Sora backend "
                 "(synthetic videos, rendered on this machine)",
-                file=sys.stdout if _in_kernel() else sys.stderr,
+                file=sys.stdout if in_kernel() else sys.stderr,
             )
         return _embedded
 
 
-def _in_kernel() -> bool:
+def in_kernel() -> bool:
+    """True inside a running Jupyter kernel (ipykernel), and only there."""
     app = sys.modules.get("ipykernel.kernelapp")
     kernel_app = getattr(app, "IPKernelApp", None)
     return bool(kernel_app is not None and kernel_app.initialized())
 
-
-def with_poll(**changes: object) -> None:
-    """Change fields of the poll policy in place of the current one (tests use it)."""
-    settings.poll = replace(settings.poll, **changes)  # type: ignore[arg-type]

@@ -23,7 +23,7 @@ from openai.types import Video
 from openai.types.video_edit_params import VideoVideoReferenceInputParam
 
 from . import _store
-from ._config import Backend, BackendName, resolve_backend, settings
+from ._config import Backend, BackendName, in_kernel, resolve_backend, settings
 from ._errors import SoraConnectionError, SoraError, SoraJobFailed, SoraTimeout, from_sdk
 from ._fs import atomic_path
 from ._media import stream_download
@@ -704,15 +704,8 @@ def _call(fn: Observer, snap: JobSnapshot) -> None:
         log.exception("a sora_nb progress callback raised; polling goes on")
 
 
-def _in_kernel() -> bool:
-    ip = sys.modules.get("IPython")
-    get = getattr(ip, "get_ipython", None) if ip is not None else None
-    shell = get() if get is not None else None
-    return shell is not None and hasattr(shell, "kernel")
-
-
 def _text_progress(wanted: bool | None) -> Any:
-    if wanted is False or (wanted is None and (_in_kernel() or not sys.stderr.isatty())):
+    if wanted is False or (wanted is None and (in_kernel() or not sys.stderr.isatty())):
         return None
     from ._textbar import TextProgress
 

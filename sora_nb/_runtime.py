@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import hashlib
 import threading
 import warnings
@@ -108,15 +107,6 @@ class Runtime:
                 )
                 self._clients[key] = client
             return client
-
-    def forget_clients(self) -> None:
-        """Drop cached clients (after the backend configuration changed)."""
-        with self._lock:
-            clients, self._clients = list(self._clients.values()), {}
-        if self._loop is not None and not self._loop.is_closed():
-            for client in clients:
-                with contextlib.suppress(RuntimeError):
-                    self.submit(client.close())
 
 
 runtime = Runtime()

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._config import in_kernel
 from ._display import (
     _check_width,
     header_html,
@@ -58,13 +59,13 @@ WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 def widgets_available() -> bool:
     """True inside a Jupyter kernel with ipywidgets importable: the only place a widget
     view can render. Elsewhere sora_nb falls back to HTML."""
+    if not in_kernel():
+        return False
     try:
         import ipywidgets  # noqa: F401
-        from IPython import get_ipython
     except ImportError:
         return False
-    shell = get_ipython()
-    return shell is not None and getattr(shell, "kernel", None) is not None
+    return True
 
 
 class CardView:

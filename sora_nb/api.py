@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Literal, TypedDict
 
 from ._errors import SoraError, SoraJobFailed
 from ._job import SoraJob
-from ._types import Variant
+from ._types import JobSnapshot, Variant
 
 if TYPE_CHECKING:
     from ._audio import AudioInput
@@ -64,12 +64,13 @@ async def aget_sora_video_status(video_id: str) -> SoraVideoStatus:
     return _as_status(await SoraJob.aattach(video_id))
 
 
-def _as_status(job: SoraJob) -> SoraVideoStatus:
+def _as_status(job: SoraJob, snap: JobSnapshot | None = None) -> SoraVideoStatus:
+    snap = snap or job.snapshot()
     return {
-        "id": job.id,
-        "status": job.status,
-        "progress": job.progress,
-        "url": job.url if job.status == "completed" else None,
+        "id": snap.id,
+        "status": snap.status,
+        "progress": snap.progress,
+        "url": job.url if snap.status == "completed" else None,
     }
 
 
@@ -140,9 +141,4 @@ async def watch_sora_video(video_id: str) -> AsyncIterator[SoraVideoStatus]:
     websocket progress pattern, ready to forward to any consumer."""
     job = await SoraJob.aattach(video_id)
     async for snap in job.updates():
-        yield {
-            "id": snap.id,
-            "status": snap.status,
-            "progress": snap.progress,
-            "url": job.url if snap.status == "completed" else None,
-        }
+        yield _as_status(job, snap)
