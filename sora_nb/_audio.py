@@ -16,30 +16,22 @@ import wave
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from typing import Any, TypeAlias
 
 import numpy as np
 from numpy.typing import NDArray
 
+from ._config import cache_dir
 from ._errors import SoraAudioError, SoraMediaError, SoraParameterError
 from ._ffmpeg import ffmpeg_exe, run_ffmpeg
 from ._fs import atomic_path, atomic_write_text
+from ._show import media_html, show_media
+from ._types import AUDIO_FITS, AUDIO_MODES, AudioFit, AudioInput, AudioMode
 
-if TYPE_CHECKING:
-    from moviepy import AudioClip
+__all__ = ["MergedVideo", "merge_audio"]
 
-__all__ = ["AudioInput", "MergedVideo", "merge_audio"]
-
-#: What ``merge_audio`` accepts as audio: a file (wav, mp3, m4a, aac, ogg, opus, flac), the
-#: bytes of one, ``(samples, sample_rate)`` with samples shaped (n,) or (n, 1|2), or a
-#: moviepy ``AudioClip``.
-AudioInput: TypeAlias = "str | Path | bytes | tuple[NDArray[Any], int] | AudioClip"
-Mode = Literal["replace", "mix"]
-Fit = Literal["trim", "loop", "pad"]
 Pcm: TypeAlias = NDArray[np.float32]  # shape (n, 1 or 2), values in [-1, 1]
 
-MODES: tuple[Mode, ...] = ("replace", "mix")
-FITS: tuple[Fit, ...] = ("trim", "loop", "pad")
 AUDIO_SUFFIXES = (".wav", ".mp3", ".m4a", ".aac", ".ogg", ".oga", ".opus", ".flac")
 OUT_SUFFIXES = (".mp4", ".m4v", ".mov")
 MAX_GAIN = 10.0
@@ -69,13 +61,9 @@ class MergedVideo:
 
     def show(self, embed: bool = False, width: int | None = None) -> None:
         """Play the merged video in the current cell (``embed=True`` inlines the bytes)."""
-        from ._display import show_media
-
         show_media(self.path, "video", embed=embed, width=width)
 
     def _repr_html_(self) -> str:
-        from ._display import media_html
-
         return media_html(self.path, "video")
 
     def read_bytes(self) -> bytes:
@@ -99,8 +87,8 @@ def merge_audio(
     audio: AudioInput,
     out: str | Path | None = None,
     *,
-    mode: Mode = "replace",
-    fit: Fit = "trim",
+    mode: AudioMode = "replace",
+    fit: AudioFit = "trim",
     volume: float = 1.0,
     original_volume: float = 0.3,
     cache: bool = True,
@@ -115,8 +103,8 @@ def merge_audio(
     ``out``, or by default to ``cache_dir()/merged`` under a name derived from the contents
     and the settings; with ``cache=True`` an identical earlier merge is reused.
     """
-    mode = _choice("mode", mode, MODES)
-    fit = _choice("fit", fit, FITS)
+    mode = _choice("mode", mode, AUDIO_MODES)
+    fit = _choice("fit", fit, AUDIO_FITS)
     volume = _gain("volume", volume)
     original_volume = _gain("original_volume", original_volume)
     if not isinstance(cache, bool):
@@ -218,8 +206,6 @@ def _cache_hit(cached: Path) -> tuple[float, str] | None:
 
 
 def _merged_dir() -> Path:
-    from ._config import cache_dir
-
     return cache_dir() / "merged"
 
 
@@ -422,7 +408,7 @@ def _render(clip: Any, n: int, rate: int) -> NDArray[Any]:
     return np.concatenate(parts)
 
 
-def _fit(pcm: Pcm, rate: int, n: int, fit: Fit) -> Any:
+def _fit(pcm: Pcm, rate: int, n: int, fit: AudioFit) -> Any:
     """A moviepy clip of exactly n/rate seconds: cut, looped or followed by silence."""
     from moviepy import AudioArrayClip, afx, concatenate_audioclips
 
@@ -437,7 +423,7 @@ def _fit(pcm: Pcm, rate: int, n: int, fit: Fit) -> Any:
     return concatenate_audioclips([AudioArrayClip(pcm, fps=rate), silence])
 
 
-def _fit_and_mix(pcm: Pcm, rate: int, n: int, fit: Fit, volume: float,
+def _fit_and_mix(pcm: Pcm, rate: int, n: int, fit: AudioFit, volume: float,
                  original: Path | None, original_volume: float) -> Pcm:
     """The new soundtrack, n samples at rate: fitted, scaled, over the original if given."""
     channels = pcm.shape[1]

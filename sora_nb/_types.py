@@ -4,15 +4,54 @@ terminal set, and the read-only snapshot that observers receive."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, get_args
 
-__all__ = ["TERMINAL", "JobError", "JobSnapshot", "PollState", "Status", "Variant"]
+if TYPE_CHECKING:
+    from moviepy import AudioClip
+    from numpy.typing import NDArray
+
+__all__ = [
+    "AUDIO_FITS",
+    "AUDIO_MODES",
+    "STATUSES",
+    "TERMINAL",
+    "VARIANTS",
+    "AudioFit",
+    "AudioInput",
+    "AudioMode",
+    "JobError",
+    "JobSnapshot",
+    "PollState",
+    "Status",
+    "Variant",
+    "allowed",
+]
 
 Status = Literal["queued", "in_progress", "completed", "failed"]
+STATUSES: tuple[Status, ...] = get_args(Status)
 TERMINAL: frozenset[str] = frozenset({"completed", "failed"})
 
 Variant = Literal["video", "thumbnail", "spritesheet"]
-VARIANTS: tuple[Variant, ...] = ("video", "thumbnail", "spritesheet")
+VARIANTS: tuple[Variant, ...] = get_args(Variant)
+
+#: What ``merge_audio`` accepts as audio: a file (wav, mp3, m4a, aac, ogg, opus, flac), the
+#: bytes of one, ``(samples, sample_rate)`` with samples shaped (n,) or (n, 1|2), or a
+#: moviepy ``AudioClip``.
+AudioInput: TypeAlias = "str | Path | bytes | tuple[NDArray[Any], int] | AudioClip"
+#: How ``merge_audio`` fits audio to the video: cut (``trim``), repeat (``loop``) or follow
+#: with silence (``pad``); audio longer than the video is always cut.
+AudioFit = Literal["trim", "loop", "pad"]
+AUDIO_FITS: tuple[AudioFit, ...] = get_args(AudioFit)
+#: ``replace`` the video's soundtrack, or ``mix`` the new audio over it.
+AudioMode = Literal["replace", "mix"]
+AUDIO_MODES: tuple[AudioMode, ...] = get_args(AudioMode)
+
+
+def allowed(values: tuple[str, ...]) -> str:
+    """``'a', 'b' or 'c'``: the allowed values, as an error message lists them."""
+    quoted = [repr(v) for v in values]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
 
 #: What the local poller is doing for this job: ``active`` while it polls, ``done`` once the
 #: job is terminal, ``cancelled`` after ``job.cancel()``, ``timed_out`` past the deadline,
@@ -52,10 +91,12 @@ class JobSnapshot:
 
     @property
     def terminal(self) -> bool:
+        """True once the job completed or failed."""
         return self.status in TERMINAL
 
     @property
     def enhanced(self) -> bool:
+        """True when prompt enhancement changed the prompt that was sent."""
         return self.prompt != self.original_prompt
 
     @property
