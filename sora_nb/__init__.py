@@ -37,7 +37,7 @@ from ._errors import (
     SoraTimeout,
 )
 from ._grid import CompareGrid, Gallery, compare, gallery
-from ._job import JobOptions, SoraJob
+from ._job import SoraJob
 from ._params import DEFAULT_MODEL, ImageFit, SoraDurationWarning
 from ._poller import PollPolicy
 from ._prompt import enhance_prompt
@@ -48,6 +48,7 @@ from ._types import (
     AudioInput,
     AudioMode,
     JobError,
+    JobOptions,
     JobSnapshot,
     PollState,
     Status,

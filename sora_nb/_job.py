@@ -1,8 +1,8 @@
-"""SoraJob: one Sora video job's state and lifecycle (create, poll, wait, download, derive).
+"""SoraJob: one Sora video job's lifecycle (create, attach, poll, wait, download, derive).
 
-The job holds state and notifies observers; the Videos API calls live in ``_videos``, the
-polling loop in ``_poller``, and every view reaches the job through ``_views`` hooks and
-``on_progress`` (the job imports no view)."""
+Its observable state (properties, snapshot, observers) is ``JobState`` in ``_jobstate``;
+the Videos API calls live in ``_videos`` and the polling loop in ``_poller``; every view
+reaches the job through the ``_views`` hooks and ``on_progress`` (the job imports no view)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,12 @@ import asyncio
 import concurrent.futures
 import logging
 import shutil
-import threading
 import time
 import warnings
 import weakref
-from collections.abc import AsyncIterator, Callable, Generator
+from collections.abc import Generator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypedDict, Unpack
+from typing import TYPE_CHECKING, Any, Unpack
 
 import openai
 from openai.types import Video
@@ -32,10 +31,10 @@ from ._errors import (
     from_sdk,
 )
 from ._fs import atomic_path
+from ._jobstate import JobState
 from ._params import (
     DEFAULT_MODEL,
     DEFAULT_SECONDS,
-    ImageFit,
     VideoParams,
     build_params,
     normalize_prompt,
@@ -44,50 +43,20 @@ from ._params import (
 from ._poller import PollPolicy, TransientFailure, poll_until_done, retry_reason
 from ._prompt import enhance_prompt
 from ._runtime import runtime
-from ._types import (
-    TERMINAL,
-    VARIANTS,
-    JobError,
-    JobSnapshot,
-    PollState,
-    Status,
-    Variant,
-    allowed,
-)
+from ._types import TERMINAL, VARIANTS, JobOptions, Variant, allowed
 from ._views import views
 
 if TYPE_CHECKING:
     from ._audio import MergedVideo
     from ._types import AudioInput
 
-__all__ = ["JobOptions", "SoraJob", "remaining_seconds"]
+__all__ = ["SoraJob"]
 
 log = logging.getLogger("sora_nb")
-Observer = Callable[[JobSnapshot], None]
 _live: weakref.WeakValueDictionary[str, SoraJob] = weakref.WeakValueDictionary()
 
 
-class JobOptions(TypedDict, total=False):
-    """The keyword arguments of ``SoraJob(...)`` and ``SoraJob.async_create(...)``, written
-    once (replicate-python's ``CreatePredictionParams`` does the same with ``Unpack``).
-
-    ``model`` (default ``"sora-2"``), ``seconds`` (4, 8 or 12; others are rounded; default
-    8), ``size`` (``"1280x720"`` or ``(w, h)``; default by model), ``input_reference`` (an
-    image: path, bytes or PIL image), ``fit`` (``"crop"``/``"pad"`` a reference of another
-    size), ``enhance`` (prompt enhancement, default True), ``cache`` (reuse an identical
-    earlier job, default True), ``backend`` (``"local"``, ``"openai"`` or a ``Backend``)."""
-
-    model: str
-    seconds: float | int | str
-    size: str | tuple[int, int] | None
-    input_reference: Any
-    fit: ImageFit | None
-    enhance: bool
-    cache: bool
-    backend: BackendName | Backend | None
-
-
-class SoraJob:
+class SoraJob(JobState):
     """A Sora video job. ``SoraJob(prompt)`` creates it on the backend and returns at once
     with ``job.id`` set; a background task keeps ``status`` and ``progress`` current.
     Keyword arguments: see ``JobOptions``.
@@ -125,25 +94,8 @@ class SoraJob:
     def _setup(
         self, video: Video, backend: Backend, original_prompt: str | None, *, from_cache: bool
     ) -> None:
-        self.id = video.id
-        self._backend = backend
-        self.original_prompt = original_prompt if original_prompt is not None else (
-            video.prompt or ""
-        )
-        self.from_cache = from_cache
-        self._lock = threading.Lock()
-        self._notify = threading.RLock()
-        self._observers: list[Observer] = []
-        self._video = video
-        self._created = float(video.created_at) if from_cache else time.time()
-        self._finished: float | None = (
-            float(video.completed_at or time.time()) if video.status in TERMINAL else None
-        )
-        self._poll_state: PollState = "active"
-        self._note: str | None = None
-        self._rate: tuple[float, int] | None = None
+        self._init_state(video, backend, original_prompt, from_cache=from_cache)
         self._failure: SoraError | None = None
-        self._settled = threading.Event()
         self._downloads: dict[Variant, asyncio.Future[Path]] = {}
         self._task: concurrent.futures.Future[None] | asyncio.Task[None] | None = None
         _live[self.id] = self
@@ -177,161 +129,6 @@ class SoraJob:
         job._setup(video, backend, original, from_cache=False)
         job._created = float(video.created_at)
         return job
-
-    # -- state ------------------------------------------------------------------------
-
-    @property
-    def video(self) -> Video:
-        """The backend's latest ``Video`` object for this job."""
-        return self._video
-
-    @property
-    def status(self) -> Status:
-        """``queued``, ``in_progress``, ``completed`` or ``failed`` (the last one polled)."""
-        return self._video.status
-
-    @property
-    def progress(self) -> int:
-        """Percent done, 0 to 100 (100 once completed)."""
-        return 100 if self._video.status == "completed" else int(self._video.progress or 0)
-
-    @property
-    def error(self) -> JobError | None:
-        """The server's code and message for a failed job; ``None`` otherwise."""
-        err = self._video.error
-        if err is None and self._video.status != "failed":
-            return None
-        return JobError(err.code if err else "unknown_error", err.message if err else "")
-
-    @property
-    def prompt(self) -> str:
-        """The prompt sent to the backend (after prompt enhancement)."""
-        return self._video.prompt or self.original_prompt
-
-    @property
-    def model(self) -> str:
-        """The model the backend renders with, e.g. ``sora-2``."""
-        return str(self._video.model)
-
-    @property
-    def size(self) -> str:
-        """The resolution, ``"WIDTHxHEIGHT"``."""
-        return str(self._video.size)
-
-    @property
-    def seconds(self) -> int:
-        """The video's length in seconds."""
-        return int(self._video.seconds)
-
-    @property
-    def backend(self) -> Backend:
-        """Where this job lives (``job.backend.label`` is its short name, e.g. ``local``)."""
-        return self._backend
-
-    @property
-    def created_at(self) -> float:
-        """When the backend created the job (Unix time)."""
-        return float(self._video.created_at)
-
-    @property
-    def elapsed(self) -> float:
-        """Seconds since creation (frozen once the job finished)."""
-        end = self._finished if self._finished is not None else time.time()
-        return max(0.0, end - self._created)
-
-    @property
-    def done(self) -> bool:
-        """True once the job completed or failed."""
-        return self._video.status in TERMINAL
-
-    @property
-    def url(self) -> str:
-        """The backend's content URL of the video (needs the API key as Bearer token)."""
-        return self._backend.content_url(self.id)
-
-    def snapshot(self) -> JobSnapshot:
-        """A read-only picture of the job now."""
-        with self._lock:
-            return self._snapshot_locked()
-
-    def _snapshot_locked(self) -> JobSnapshot:
-        v = self._video
-        return JobSnapshot(
-            id=self.id, status=v.status, progress=self.progress, prompt=self.prompt,
-            original_prompt=self.original_prompt, model=self.model, size=self.size,
-            seconds=self.seconds, backend=self._backend.label, from_cache=self.from_cache,
-            created_at=self.created_at, elapsed=self.elapsed, error=self.error,
-            poll_state=self._poll_state, note=self._note,
-            eta=remaining_seconds(self._rate, time.time(), self.progress, v.status),
-            remixed_from=v.remixed_from_video_id,
-        )
-
-    def __repr__(self) -> str:
-        return f"<SoraJob {self.id} {self.status} {self.progress}%>"
-
-    # -- observers --------------------------------------------------------------------
-
-    def on_progress(self, fn: Observer) -> Callable[[], None]:
-        """Call ``fn(snapshot)`` now and on every change (from the background thread).
-        Returns a function that unsubscribes. An exception in ``fn`` is logged, never
-        stops the poller."""
-        with self._notify:
-            with self._lock:
-                self._observers.append(fn)
-                snap = self._snapshot_locked()
-            _call(fn, snap)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                if fn in self._observers:
-                    self._observers.remove(fn)
-
-        return unsubscribe
-
-    async def updates(self) -> AsyncIterator[JobSnapshot]:
-        """Yield a snapshot now and on every change until the job settles (finished,
-        cancelled, timed out or errored). Works on any event loop."""
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[JobSnapshot] = asyncio.Queue()
-
-        def forward(snap: JobSnapshot) -> None:
-            loop.call_soon_threadsafe(queue.put_nowait, snap)
-
-        unsubscribe = self.on_progress(forward)
-        try:
-            while True:
-                snap = await queue.get()
-                yield snap
-                if snap.terminal or snap.poll_state != "active":
-                    return
-        finally:
-            unsubscribe()
-
-    def _update(self, video: Video | None = None, **changes: Any) -> None:
-        # _notify orders whole updates: the settled flag and every observer see the
-        # changes in the order they were made, from whichever thread made them.
-        with self._notify:
-            self._apply(video, changes)
-
-    def _apply(self, video: Video | None, changes: dict[str, Any]) -> None:
-        with self._lock:
-            if video is not None:
-                if self._rate is None and video.status == "in_progress":
-                    self._rate = (time.time(), int(video.progress or 0))
-                self._video = video
-                if video.status in TERMINAL and self._finished is None:
-                    self._finished = time.time()
-            for name, value in changes.items():
-                setattr(self, f"_{name}", value)
-            settled = self._video.status in TERMINAL or self._poll_state != "active"
-            snap = self._snapshot_locked()
-            observers = list(self._observers)
-        if not settled:
-            self._settled.clear()
-        for fn in observers:
-            _call(fn, snap)
-        if settled:  # after the observers: when wait() returns, they have seen the end
-            self._settled.set()
 
     # -- polling ----------------------------------------------------------------------
 
@@ -590,20 +387,6 @@ class SoraJob:
         return views.html(self) if views.html is not None else None
 
 
-def remaining_seconds(first: tuple[float, int] | None, now: float, progress: int,
-                      status: str) -> float | None:
-    """The ETA of a job: its progress rate since ``first`` (the time and percent when it
-    was first seen in progress) extrapolated to 100. ``None`` unless it is in progress and
-    has moved since."""
-    if first is None or status != "in_progress":
-        return None
-    t0, p0 = first
-    if progress <= p0:
-        return None
-    per_percent = (now - t0) / (progress - p0)
-    return max(0.0, per_percent * (100 - progress))
-
-
 def _prepare(prompt: str, options: JobOptions) -> tuple[VideoParams, Backend, bool]:
     """Resolve the backend and validate everything, before any request is sent."""
     unknown = sorted(set(options) - JobOptions.__optional_keys__)
@@ -617,10 +400,3 @@ def _prepare(prompt: str, options: JobOptions) -> tuple[VideoParams, Backend, bo
         enhance=options.get("enhance", True), allow_custom_models=backend.allow_custom_models,
     )
     return params, backend, options.get("cache", True)
-
-
-def _call(fn: Observer, snap: JobSnapshot) -> None:
-    try:
-        fn(snap)
-    except Exception:
-        log.exception("a sora_nb progress callback raised; polling goes on")

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias, get_args
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypedDict, get_args
 
 if TYPE_CHECKING:
     from moviepy import AudioClip
     from numpy.typing import NDArray
+
+    from ._config import Backend, BackendName
+    from ._params import ImageFit
 
 __all__ = [
     "AUDIO_FITS",
@@ -21,6 +24,7 @@ __all__ = [
     "AudioInput",
     "AudioMode",
     "JobError",
+    "JobOptions",
     "JobSnapshot",
     "PollState",
     "Status",
@@ -105,3 +109,23 @@ class JobSnapshot:
         if self.prompt.startswith(self.original_prompt):
             return self.prompt[len(self.original_prompt) :]
         return ""
+
+
+class JobOptions(TypedDict, total=False):
+    """The keyword arguments of ``SoraJob(...)`` and ``SoraJob.async_create(...)``, written
+    once (replicate-python's ``CreatePredictionParams`` does the same with ``Unpack``).
+
+    ``model`` (default ``"sora-2"``), ``seconds`` (4, 8 or 12; others are rounded; default
+    8), ``size`` (``"1280x720"`` or ``(w, h)``; default by model), ``input_reference`` (an
+    image: path, bytes or PIL image), ``fit`` (``"crop"``/``"pad"`` a reference of another
+    size), ``enhance`` (prompt enhancement, default True), ``cache`` (reuse an identical
+    earlier job, default True), ``backend`` (``"local"``, ``"openai"`` or a ``Backend``)."""
+
+    model: str
+    seconds: float | int | str
+    size: str | tuple[int, int] | None
+    input_reference: Any
+    fit: ImageFit | None
+    enhance: bool
+    cache: bool
+    backend: BackendName | Backend | None

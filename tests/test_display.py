@@ -20,7 +20,7 @@ from IPython.utils.capture import capture_output
 from sora_nb import _show
 from sora_nb._display import format_seconds, job_html
 from sora_nb._errors import SoraMediaError, SoraParameterError
-from sora_nb._job import remaining_seconds
+from sora_nb._jobstate import remaining_seconds
 from sora_nb._show import MEDIA_DIR, media_html, publish_media, show_media
 from sora_nb._textbar import TextProgress
 from sora_nb._types import JobError, JobSnapshot
