@@ -46,15 +46,16 @@ __all__ = [
     "round_seconds",
 ]
 
-MODELS: tuple[str, ...] = ("sora-2", "sora-2-pro")
+DEFAULT_MODEL = "sora-2"
+MODELS: tuple[str, ...] = (DEFAULT_MODEL, "sora-2-pro")
 #: Dated snapshots of the two models, e.g. ``sora-2-2025-10-06``, ``sora-2-pro-2025-10-06``.
 SNAPSHOT_PATTERN = re.compile(r"^sora-2(-pro)?-\d{4}-\d{2}-\d{2}$")
 SECONDS: tuple[int, ...] = (4, 8, 12)
 SIZES: tuple[str, ...] = ("720x1280", "1280x720", "1024x1792", "1792x1024")
 PRO_ONLY_SIZES: frozenset[str] = frozenset({"1024x1792", "1792x1024"})
-#: The API's own default size is 720x1280; sora_nb defaults to 16:9, as the seed does.
+#: The API's own default size is 720x1280; sora_nb defaults to 16:9, as the original TypeScript
+#: module does.
 DEFAULT_SIZE = "1280x720"
-DEFAULT_MODEL = "sora-2"
 DEFAULT_SECONDS = 8
 
 
