@@ -1,4 +1,5 @@
-"""The functional API of the original TypeScript module and its async twins, against the real embedded backend."""
+"""The functional API of the original TypeScript module and its async twins, against the
+real embedded backend."""
 
 from __future__ import annotations
 
