@@ -61,6 +61,7 @@ class Elements(HTMLParser):
         self.names.append(tag)
 
 
+@pytest.mark.slow
 def test_compare_runs_jobs_side_by_side(local: LocalServer) -> None:
     given = snb.SoraJob("A fox in snow <em>", seconds=4, cache=False)
     grid = compare(["A fox in rain <em>", given, "A fox in fog <em>"], seconds=4, cache=False)
@@ -135,6 +136,7 @@ def test_gallery_shows_history_and_plays_on_click(local: LocalServer) -> None:
         gallery(limit=0)
 
 
+@pytest.mark.slow
 def test_gallery_also_lists_the_backends_own_jobs(fresh_server: LocalServer) -> None:
     import warnings
 

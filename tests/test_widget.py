@@ -160,6 +160,7 @@ def wait_for_media(card: JobCard, kind: type[w.Widget]) -> w.Widget:
     return next(c for c in card.media.children if isinstance(c, kind))
 
 
+@pytest.mark.slow
 def test_lifecycle_on_a_real_job(local: LocalServer,
                                  sent: list[Sent]) -> None:
     job = snb.SoraJob(PROMPT, seconds=4, cache=False)
