@@ -87,6 +87,7 @@ def test_compare_runs_jobs_side_by_side(local: LocalServer) -> None:
     assert {card_for(j).progress.bar_style for j in grid.jobs} == {"success"}
 
 
+@pytest.mark.slow
 def test_compare_wait_raises_the_first_failure_after_all_finish(local: LocalServer) -> None:
     grid = compare([f"A fox in snow {MODERATION_MARKER}", "A fox in snow <em>"],
                    seconds=4, cache=False)
@@ -103,6 +104,7 @@ def test_compare_rejects_bad_input(local: LocalServer) -> None:
         compare(["A cat"], seconds=-3)
 
 
+@pytest.mark.slow
 def test_gallery_shows_history_and_plays_on_click(local: LocalServer) -> None:
     first = snb.SoraJob("A fox in rain <em>", seconds=4, cache=False).wait()
     first.download("thumbnail")  # cached: the tile shows it without a request

@@ -235,6 +235,7 @@ def test_remix_extend_and_edit_derive_new_jobs(local: LocalServer) -> None:
     assert kinds[edited.id] == "edit"
 
 
+@pytest.mark.slow
 def test_delete_removes_the_job_and_its_cached_media(local: LocalServer, cache: Path) -> None:
     job = snb.SoraJob("A melting ice cube", seconds=4, cache=False)
     path = job.download()
