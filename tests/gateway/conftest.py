@@ -7,6 +7,9 @@ on 127.0.0.1 and a free port, as a subprocess that is always stopped. Its model 
 - ``sora-2``: the embedded backend (jobs take ``UPSTREAM_JOB_SECONDS``);
 - ``sora-2-busy``: a second embedded backend that answers every request 429 with
   ``retry-after``, to see what the proxy does with rate limits.
+
+Beside it runs the embedded backend's own ``gateway`` dialect, which test_gateway_dialect
+compares with the proxy.
 """
 
 from __future__ import annotations
@@ -40,12 +43,14 @@ STARTUP_TIMEOUT = 90.0
 class GatewayProxy:
     """A running LiteLLM proxy: send ``Authorization: Bearer <master_key>`` to ``base_url``
     (".../v1", as for ``openai.OpenAI``). ``upstream`` is the embedded backend behind model
-    ``sora-2``; ``busy`` the one behind ``sora-2-busy``; ``log`` the proxy's output."""
+    ``sora-2``; ``busy`` the one behind ``sora-2-busy``; ``log`` the proxy's output;
+    ``dialect`` an embedded backend speaking the ``gateway`` dialect (not behind the proxy)."""
 
     base_url: str
     master_key: str
     upstream: LocalServer
     busy: LocalServer
+    dialect: LocalServer
     log: Path
 
     @property
@@ -101,7 +106,8 @@ def litellm_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayP
     folder = tmp_path_factory.mktemp("litellm")
     busy_faults = FaultConfig(rate_limit_rate=1.0, retry_after=0.1, seed=1)
     with start(job_seconds=UPSTREAM_JOB_SECONDS, poll_after_ms=100) as upstream, \
-            start(job_seconds=UPSTREAM_JOB_SECONDS, faults=busy_faults) as busy:
+            start(job_seconds=UPSTREAM_JOB_SECONDS, faults=busy_faults) as busy, \
+            start(job_seconds=UPSTREAM_JOB_SECONDS, dialect="gateway") as dialect:
         config = folder / "config.yaml"
         config.write_text(_config(upstream, busy), "utf-8")
         port = _free_port()
@@ -118,11 +124,13 @@ def litellm_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayP
         try:
             # the same spec straight to the upstream: its render (shared by spec) runs while
             # the proxy starts, so the clip made through the proxy finishes sooner
-            warm = httpx2.post(f"{upstream.base_url}/videos", json=CLIP,
-                               headers={"Authorization": f"Bearer {upstream.api_key}"})
-            assert warm.status_code == 200, warm.text
+            for server in (upstream, dialect):
+                warm = httpx2.post(f"{server.base_url}/videos", json=CLIP,
+                                   headers={"Authorization": f"Bearer {server.api_key}"})
+                assert warm.status_code == 200, warm.text
             _wait_ready(proc, port, log)
-            yield GatewayProxy(f"http://127.0.0.1:{port}/v1", MASTER_KEY, upstream, busy, log)
+            yield GatewayProxy(f"http://127.0.0.1:{port}/v1", MASTER_KEY, upstream, busy,
+                               dialect, log)
         finally:
             _stop(proc)
 
