@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import os
 import secrets
 import threading
 import time
@@ -228,9 +229,9 @@ class ServerContext:
         try:
             limit = int(raw_limit)
         except ValueError:
-            limit = 0
-        if not 1 <= limit <= 100:
-            raise invalid("limit", raw_limit, "an integer from 1 to 100")
+            limit = -1
+        if not 0 <= limit <= 100:  # OpenAI's spec allows 0 (an empty page)
+            raise invalid("limit", raw_limit, "an integer from 0 to 100")
         raw_order = query.get("order", "desc")
         if raw_order not in ("asc", "desc"):
             raise invalid("order", raw_order, "'asc' or 'desc'")
@@ -272,6 +273,10 @@ class ServerContext:
                            code="not_found")
         path = files.variant(variant)
         ctype = CONTENT_TYPES.get(path.suffix.lower(), "application/octet-stream")
+        unsatisfiable = _unsatisfiable_range(request, path.stat())
+        if unsatisfiable is not None:
+            raise ApiError(416, unsatisfiable, param="Range", code="range_not_satisfiable",
+                           headers={"Content-Range": f"bytes */{path.stat().st_size}"})
         return web.FileResponse(path, headers={"Content-Type": ctype})
 
     # Middleware ---------------------------------------------------------------------------
@@ -330,7 +335,9 @@ class ServerContext:
             message = f"{exc.reason}: {request.method} {request.path}"
             if exc.status == 413:
                 message = f"Request body too large (the limit is {MAX_BODY_BYTES} bytes)."
-            return ApiError(exc.status, message, code=code).response()
+            # RFC 9110 15.5.6: a 405 lists the methods the resource allows.
+            headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+            return ApiError(exc.status, message, code=code, headers=headers).response()
         except Exception:
             log.exception("sora_nb.local: error handling %s %s", request.method, request.path)
             return ApiError(500, "The local server hit an internal error.").response()
@@ -351,6 +358,33 @@ class ServerContext:
         seconds = self.retry_after
         text = str(int(seconds)) if float(seconds).is_integer() else f"{seconds:g}"
         return {"retry-after": text, "retry-after-ms": str(round(seconds * 1000))}
+
+
+def _unsatisfiable_range(request: web.Request, stat: os.stat_result) -> str | None:
+    """Why the ``Range`` header cannot be served, or None. The same rules as aiohttp's
+    FileResponse (aiohttp/web_fileresponse.py, ``_prepare_open_file``), checked before it
+    runs so the 416 comes in the JSON envelope instead of an empty body labelled video/mp4."""
+    if "Range" not in request.headers:
+        return None
+    if_range = request.if_range
+    if if_range is not None and stat.st_mtime > if_range.timestamp():
+        return None  # the Range is ignored: the whole file is sent
+    try:
+        rng = request.http_range
+    except ValueError:
+        return f"Malformed Range header {_shown(request.headers['Range'])}."
+    start, end = rng.start, rng.stop
+    if start is None or (start < 0 and end is None):
+        return None
+    if start >= stat.st_size:
+        return (f"Range {_shown(request.headers['Range'])} starts beyond the end of the "
+                f"file ({stat.st_size} bytes).")
+    return None
+
+
+def _shown(text: str, limit: int = 80) -> str:
+    shown = repr(text)
+    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
 
 
 def build_app(ctx: ServerContext) -> web.Application:

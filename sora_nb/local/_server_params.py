@@ -129,13 +129,25 @@ async def read_body(request: web.Request) -> Body:
     if ctype == "application/json":
         try:
             data = await request.json()
-        except ValueError as exc:
+        except ValueError as exc:  # UnicodeDecodeError included
             raise ApiError(400, f"The request body is not valid JSON: {exc}") from exc
+        except RecursionError:  # e.g. 100,000 nested '['
+            raise ApiError(400, "The request body is not valid JSON: nested too deeply.") from None
         if not isinstance(data, dict):
             raise ApiError(400, "The request body must be a JSON object.")
         return data
     if ctype in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        form = await request.post()
+        try:
+            form = await request.post()
+        except web.HTTPException:
+            raise  # 413: answered by the middleware in the envelope
+        except Exception as exc:
+            # Only the client's bytes can make the form parser fail: a missing boundary,
+            # a part without a name, a header that is not a token, text that is not UTF-8.
+            raise ApiError(
+                400, f"The request body is not a valid {ctype} form: "
+                f"{type(exc).__name__}: {_clip(str(exc))}",
+            ) from None
         body: Body = {}
         for raw_key, value in form.items():
             item: Any = value
@@ -149,6 +161,10 @@ async def read_body(request: web.Request) -> Body:
         400,
         f"Unsupported Content-Type {ctype!r}: send multipart/form-data or application/json.",
     )
+
+
+def _clip(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _assign(body: Body, raw_key: str, value: Any) -> None:
@@ -180,6 +196,13 @@ def prompt_of(body: Body) -> str:
         raise invalid("prompt", prompt, "a string", code="invalid_type")
     if not prompt.strip():
         raise invalid("prompt", prompt, "a non-empty description of the video")
+    try:
+        prompt.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate (JSON "\ud800"): not text
+        raise invalid(
+            "prompt", prompt[max(0, exc.start - 10): exc.end + 10],
+            "valid Unicode text (it contains a lone surrogate)",
+        ) from None
     if len(prompt) > MAX_PROMPT_CHARS:
         raise ApiError(
             400,

@@ -106,7 +106,7 @@ def test_unknown_variant_is_400_naming_the_allowed_ones(client: openai.OpenAI, c
 
 @pytest.mark.parametrize(
     ("query", "param"),
-    [({"limit": 0}, "limit"), ({"limit": 101}, "limit"), ({"order": "up"}, "order"),
+    [({"limit": -1}, "limit"), ({"limit": 101}, "limit"), ({"order": "up"}, "order"),
      ({"after": "video_nope"}, "after")],
 )
 def test_bad_list_queries_are_400(client: openai.OpenAI, query: dict[str, Any],
