@@ -21,6 +21,7 @@ from ._server_faults import FaultInjector, RequestFault
 from ._server_jobs import JobRunner, Renderer, moderation_failure
 from ._server_params import (
     EXTENSION_SECONDS,
+    MAX_BODY_BYTES,
     ApiError,
     invalid,
     parse_create,
@@ -39,7 +40,6 @@ log = logging.getLogger("sora_nb.local")
 
 CONTENT_TYPES = {".mp4": "video/mp4", ".webp": "image/webp", ".jpg": "image/jpeg",
                  ".jpeg": "image/jpeg", ".png": "image/png"}
-MAX_BODY_BYTES = 64 * 1024 * 1024
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 

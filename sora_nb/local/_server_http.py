@@ -5,6 +5,7 @@ error envelope, and the connection timeouts that keep slow clients from locking 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
@@ -12,9 +13,16 @@ from aiohttp.web_request import BaseRequest
 
 from ._server_params import ApiError
 
-__all__ = ["EnvelopeRunner"]
+__all__ = ["HEADER_TIMEOUT", "EnvelopeRunner"]
 
 log = logging.getLogger("sora_nb.local")
+
+#: Seconds a connection may stay without a complete request head: from its opening, and
+#: between requests when kept alive. aiohttp's keep-alive timer also runs from the moment a
+#: connection opens (web_protocol.py, ``connection_made``) and closes it if no full request
+#: head arrived, so it bounds a slowloris client too. (aiohttp's default is 3630 s: 1,100
+#: half-open connections once locked every other client out.)
+HEADER_TIMEOUT = 15.0
 
 
 def _clip(text: str, limit: int = 200) -> str:
@@ -52,7 +60,12 @@ class _EnvelopeServer(web.Server):
 
 
 class EnvelopeRunner(web.AppRunner):
-    """``web.AppRunner`` whose connections use ``_EnvelopeHandler``."""
+    """``web.AppRunner`` whose connections use ``_EnvelopeHandler`` and close after
+    ``HEADER_TIMEOUT`` seconds without a complete request head."""
+
+    def __init__(self, app: web.Application, **kwargs: Any) -> None:
+        kwargs.setdefault("keepalive_timeout", HEADER_TIMEOUT)
+        super().__init__(app, **kwargs)
 
     async def _make_server(self) -> web.Server:
         server = await super()._make_server()

@@ -3,6 +3,7 @@ validation against sora_nb._params, and ``ApiError``, the OpenAI error envelope.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -29,7 +30,10 @@ from .._params import (
 __all__ = [
     "API_DEFAULT_SECONDS",
     "API_DEFAULT_SIZE",
+    "BODY_TIMEOUT",
     "EXTENSION_SECONDS",
+    "MAX_BODY_BYTES",
+    "MAX_JSON_BYTES",
     "ApiError",
     "Body",
     "CreateRequest",
@@ -83,7 +87,10 @@ class ApiError(Exception):
                 "code": self.code,
             }
         }
-        return web.json_response(body, status=self.status, headers=self.headers)
+        response = web.json_response(body, status=self.status, headers=self.headers)
+        if self.status in (408, 413):  # the rest of the body is never read: close
+            response.force_close()
+        return response
 
 
 def invalid(param: str, value: object, allowed: str, code: str = "invalid_value") -> ApiError:
@@ -122,13 +129,53 @@ Body = dict[str, Any]
 _KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
 
 
+#: Largest request body: multipart uploads (reference images, source videos).
+MAX_BODY_BYTES = 64 * 1024 * 1024
+#: Largest JSON body: JSON is parsed in one piece on the event loop, so it gets a tighter
+#: bound (a reference image as a base64 data URL still fits: 1792x1024 RGB is 7.3 MB in base64).
+MAX_JSON_BYTES = 16 * 1024 * 1024
+#: Seconds a client has to send a whole request body (a slow client holds one connection
+#: at most this long; the headers have their own bound, see _server_http.HEADER_TIMEOUT).
+BODY_TIMEOUT = 60.0
+
+
+def too_large(limit: int, what: str = "Request body") -> ApiError:
+    return ApiError(413, f"{what} too large (the limit is {limit} bytes).",
+                    code="request_too_large")
+
+
 async def read_body(request: web.Request) -> Body:
     """The request's parameters as a dict: JSON as is; multipart/urlencoded forms with
-    ``a[b]=v`` keys nested as ``{"a": {"b": v}}`` and files as ``Upload``."""
+    ``a[b]=v`` keys nested as ``{"a": {"b": v}}`` and files as ``Upload``. A body larger
+    than its limit is refused from its Content-Length before any of it is read (413); one
+    that takes longer than ``BODY_TIMEOUT`` to arrive is answered 408."""
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise too_large(MAX_BODY_BYTES)
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT):
+            return await _read_body(request)
+    except TimeoutError:
+        raise ApiError(408, f"The request body did not arrive within {BODY_TIMEOUT:g} s.",
+                       code="request_timeout") from None
+
+
+async def _read_json(request: web.Request) -> Any:
+    if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
+        raise too_large(MAX_JSON_BYTES, "JSON body")
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(256 * 1024):
+        size += len(chunk)
+        if size > MAX_JSON_BYTES:  # chunked, no Content-Length: stop reading at the limit
+            raise too_large(MAX_JSON_BYTES, "JSON body")
+        chunks.append(chunk)
+    return json.loads(b"".join(chunks).decode("utf-8"))
+
+
+async def _read_body(request: web.Request) -> Body:
     ctype = request.content_type
     if ctype == "application/json":
         try:
-            data = await request.json()
+            data = await _read_json(request)
         except ValueError as exc:  # UnicodeDecodeError included
             raise ApiError(400, f"The request body is not valid JSON: {exc}") from exc
         except RecursionError:  # e.g. 100,000 nested '['
