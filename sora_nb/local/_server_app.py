@@ -23,6 +23,7 @@ from ._server_params import (
     EXTENSION_SECONDS,
     MAX_BODY_BYTES,
     ApiError,
+    Upload,
     invalid,
     parse_create,
     prompt_of,
@@ -30,9 +31,10 @@ from ._server_params import (
     read_body,
     reject_unknown,
     seconds_of,
-    video_id_of,
+    video_of,
 )
 from ._server_store import Job, JobStore
+from ._server_uploads import create_character, get_character, upload_source
 
 __all__ = ["RequestLog", "RequestRecord", "ServerContext", "build_app"]
 
@@ -154,25 +156,35 @@ class ServerContext:
         body = await read_body(request)
         reject_unknown(body, ("prompt", "video"))
         prompt = prompt_of(body)
-        source = self._completed_source(video_id_of(body), "video")
-        return await self._new_job(
-            request, f"edit:{source.id}:{prompt}",
-            dict(prompt=prompt, model=source.model, size=source.size, seconds=source.seconds,
-                 kind="edit", source_id=source.id, source_key=source.render_key),
-        )
+        source, origin = await self._source(video_of(body))
+        return await self._new_job(request, f"edit:{origin}:{prompt}",
+                                   dict(prompt=prompt, kind="edit", **source))
 
     async def extend(self, request: web.Request) -> web.Response:
         body = await read_body(request)
         reject_unknown(body, ("prompt", "seconds", "video"))
         prompt = prompt_of(body)
         added = seconds_of(body, EXTENSION_SECONDS, None)
-        source = self._completed_source(video_id_of(body), "video")
-        total = str(int(source.seconds) + int(added))
-        return await self._new_job(
-            request, f"extend:{source.id}:{added}:{prompt}",
-            dict(prompt=prompt, model=source.model, size=source.size, seconds=total,
-                 kind="extend", source_id=source.id, source_key=source.render_key),
-        )
+        source, origin = await self._source(video_of(body))
+        source["seconds"] = str(int(source["seconds"]) + int(added))
+        return await self._new_job(request, f"extend:{origin}:{added}:{prompt}",
+                                   dict(prompt=prompt, kind="extend", **source))
+
+    async def _source(self, video: str | Upload) -> tuple[dict[str, Any], str]:
+        """The job fields an edit or extension takes from its source (a completed video of
+        this server, or an uploaded file), and a name of the source for the fingerprint."""
+        if isinstance(video, Upload):
+            fields = await upload_source(self.store, video)
+            return fields, f"upload:{fields['source_upload']}"
+        job = self._completed_source(video, "video")
+        return dict(model=job.model, size=job.size, seconds=job.seconds, source_id=job.id,
+                    source_key=job.render_key), job.id
+
+    async def create_character(self, request: web.Request) -> web.Response:
+        return await create_character(self.store, request)
+
+    async def get_character(self, request: web.Request) -> web.Response:
+        return await get_character(self.store, request)
 
     def _completed_source(self, video_id: str, param: str) -> Job:
         source = self.job_or_404(video_id, param)
@@ -393,6 +405,8 @@ def build_app(ctx: ServerContext) -> web.Application:
     app.router.add_get("/v1/videos", ctx.list_videos)
     app.router.add_post("/v1/videos/edits", ctx.edit)
     app.router.add_post("/v1/videos/extensions", ctx.extend)
+    app.router.add_post("/v1/videos/characters", ctx.create_character)
+    app.router.add_get("/v1/videos/characters/{character_id}", ctx.get_character)
     app.router.add_get("/v1/videos/{video_id}", ctx.retrieve)
     app.router.add_delete("/v1/videos/{video_id}", ctx.delete)
     app.router.add_get("/v1/videos/{video_id}/content", ctx.content)

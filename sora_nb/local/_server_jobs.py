@@ -227,6 +227,8 @@ class JobRunner:
             if files is None:
                 raise RuntimeError(f"the source video {job.source_id} is no longer on disk")
             source = files.video
+        elif job.source_upload is not None:
+            source = self.store.uploads_dir / job.source_upload
         if job.reference is not None:
             reference = self.store.uploads_dir / job.reference
         width, height = (int(v) for v in job.size.split("x"))

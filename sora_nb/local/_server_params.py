@@ -278,21 +278,19 @@ def seconds_of(body: Body, allowed: tuple[str, ...], default: str | None) -> str
     return value
 
 
-def video_id_of(body: Body) -> str:
-    """The ``video[id]`` reference of an edit or extension."""
+def video_of(body: Body) -> str | Upload:
+    """The source of an edit or extension: a ``video[id]`` reference to a completed video,
+    or an uploaded video file (the spec's ``video: FileTypes | {"id": ...}``)."""
     video = body.get("video")
     if video is None:
         raise missing("video")
     if isinstance(video, Upload):
-        raise ApiError(
-            400,
-            "The local server does not accept uploaded source videos; pass a reference to "
-            "a completed video as video={'id': 'video_...'}.",
-            param="video",
-            code="unsupported_value",
-        )
+        if not video.data:
+            raise invalid("video", "<empty file>", "a video file (MP4) or {'id': 'video_...'}")
+        return video
     if not isinstance(video, dict) or not isinstance(video.get("id"), str) or not video["id"]:
-        raise invalid("video", video, "a reference to a completed video: {'id': 'video_...'}")
+        raise invalid("video", video, "an uploaded video file or a reference to a completed "
+                      "video: {'id': 'video_...'}")
     return str(video["id"])
 
 
