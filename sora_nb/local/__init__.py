@@ -3,6 +3,10 @@
 
 from __future__ import annotations
 
+from ._shared import SharedBackend, shared
 from .server import DIALECTS, MODERATION_MARKER, FaultConfig, LocalServer, start
 
-__all__ = ["DIALECTS", "MODERATION_MARKER", "FaultConfig", "LocalServer", "start"]
+__all__ = [
+    "DIALECTS", "MODERATION_MARKER", "FaultConfig", "LocalServer", "SharedBackend", "shared",
+    "start",
+]

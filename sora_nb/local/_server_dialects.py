@@ -38,7 +38,7 @@ __all__ = ["DIALECTS", "Created", "Dialect", "ProxyError", "dialect_named", "ren
 DIALECTS: tuple[str, ...] = ("sora", "vllm-omni", "sglang", "gateway")
 #: Every operation of the Videos API, by route name (see ``build_app``).
 OPERATIONS = frozenset({"create", "list", "retrieve", "delete", "content", "remix", "edit",
-                        "extend"})
+                        "extend", "characters"})
 FPS = 24
 #: What the emulated vLLM-Omni serves (the model is chosen when the server starts).
 VLLM_OMNI_MODEL = "Wan-AI/Wan2.2-T2V-A14B-Diffusers"

@@ -24,7 +24,8 @@ pytestmark = [pytest.mark.slow,
 
 def test_public_names_are_exactly_these_and_sorted() -> None:
     assert sora_nb.local.__all__ == [
-        "DIALECTS", "MODERATION_MARKER", "FaultConfig", "LocalServer", "start",
+        "DIALECTS", "MODERATION_MARKER", "FaultConfig", "LocalServer", "SharedBackend",
+        "shared", "start",
     ]
     names = sora_nb.local.__all__
     assert names == sorted(names, key=lambda n: (not n.isupper(), n))  # constants first
