@@ -39,7 +39,12 @@ def main(argv: list[str]) -> int:
         started = time.monotonic()
         run: Callable[[], list[Row]] = getattr(
             importlib.import_module(f"benchmarks.{module}"), function)
-        for row in run():
+        try:
+            got = run()
+        except Exception as exc:  # one broken row must not hide the others: it fails
+            got = [Row(f"{name} benchmark", f"crashed: {type(exc).__name__}: {exc}"[:300],
+                       "-", None, "runs", False)]
+        for row in got:
             print(row.line(), flush=True)
             rows.append(row)
         print(f"   ({time.monotonic() - started:.0f} s)", flush=True)

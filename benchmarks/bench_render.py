@@ -50,7 +50,7 @@ def main() -> list[Row]:
         _render(1280, 720, 4, folder, 0)  # warm-up: imports, font, ffmpeg in the page cache
         k = 1
         for seconds in LENGTHS:
-            runs = 2 if seconds <= 4 else 1
+            runs = 1
             for width, height in SIZES:
                 ours, base = [], []
                 for _ in range(runs):
