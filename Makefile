@@ -27,7 +27,7 @@ test: lint
 	    --nbval-sanitize-with tests/notebooks/sanitize.cfg notebooks
 
 bench: $(STAMP)
-	nice -n 5 $(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks
 
 lab: $(STAMP)
 	SORA_NB_BACKEND=local JUPYTER_PATH=$(CURDIR)/$(VENV)/share/jupyter \

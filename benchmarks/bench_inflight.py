@@ -156,6 +156,7 @@ def _make_jobs(server: Any, n: int) -> list[str]:
 
     import openai
 
+    warnings.simplefilter("ignore", DeprecationWarning)
     client = openai.OpenAI(base_url=server.base_url, api_key=server.api_key)
     with ThreadPoolExecutor(16) as pool:
         return list(pool.map(lambda _: client.videos.create(prompt=PROMPT, seconds="4").id,
