@@ -82,16 +82,9 @@ def _private_modules() -> dict[str, Path]:
     }
 
 
-#: ``sora_nb.local`` is being reshaped on another branch (server profiles and dialects):
-#: its modules' own ``__all__``s are checked once that lands; what it imports from the
-#: client's leaf modules is checked here already.
-LOCAL = "sora_nb.local."
-
 
 def test_every_module_declares_all_and_says_what_it_holds() -> None:
     for name in _private_modules():
-        if name.startswith(LOCAL):
-            continue
         module = importlib.import_module(name)
         assert isinstance(getattr(module, "__all__", None), list), f"{name} has no __all__"
         assert module.__doc__ and module.__doc__.strip(), f"{name} has no docstring"
@@ -108,8 +101,6 @@ def test_names_imported_across_modules_are_in_the_source_modules_all() -> None:
                 continue
             base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
             source = f"{base}.{node.module}" if node.module else base
-            if name.startswith(LOCAL) and source.startswith(LOCAL):
-                continue
             target = importlib.import_module(source)
             exported = set(getattr(target, "__all__", []))
             for alias in node.names:

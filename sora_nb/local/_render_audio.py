@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import subprocess
 import wave
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .._errors import SoraMediaError
-from .._ffmpeg import ffmpeg_exe
+from .._ffmpeg import ffmpeg
 
 __all__ = ["SAMPLE_RATE", "Audio", "fit", "read_audio", "soundtrack", "write_wav"]
 
@@ -100,15 +99,14 @@ def soundtrack(prompt: str, seconds: float, *, sample_rate: int = SAMPLE_RATE) -
 
 def read_audio(path: Path, *, sample_rate: int = SAMPLE_RATE) -> Audio:
     """The audio track of ``path`` as stereo float samples (empty when it has none)."""
-    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(path),
-           "-vn", "-map", "0:a:0?", "-f", "s16le", "-ac", "2", "-ar", str(sample_rate), "pipe:1"]
-    proc = subprocess.run(cmd, capture_output=True, timeout=300, check=False)
-    if proc.returncode != 0:
-        tail = proc.stderr.decode("utf-8", "replace").strip()[-300:]
+    run = ffmpeg(["-loglevel", "error", "-i", str(path), "-vn", "-map", "0:a:0?", "-f", "s16le",
+                  "-ac", "2", "-ar", str(sample_rate), "pipe:1"])
+    if run.returncode != 0:
+        tail = run.stderr.strip()[-300:]
         if "does not contain any stream" in tail:
             return np.zeros((0, 2), dtype=np.float32)
         raise SoraMediaError(f"could not read the audio of {path.name}: {tail}")
-    pcm = np.frombuffer(proc.stdout, dtype="<i2")
+    pcm = np.frombuffer(run.stdout, dtype="<i2")
     return (pcm[: pcm.size // 2 * 2].reshape(-1, 2) / 32768.0).astype(np.float32)
 
 

@@ -22,7 +22,13 @@ from ._server_faults import JobFailure
 from ._server_store import VARIANT_FIELDS, Job, JobStore, RenderFiles
 from ._server_workers import WorkerPool
 
-__all__ = ["RENDER_MODULE", "JobRunner", "Renderer", "moderation_failure"]
+__all__ = [
+    "MODERATION_MARKER",
+    "RENDER_MODULE",
+    "JobRunner",
+    "Renderer",
+    "moderation_failure",
+]
 
 log = logging.getLogger("sora_nb.local")
 

@@ -32,13 +32,22 @@ __all__ = [
     "API_DEFAULT_SIZE",
     "BODY_TIMEOUT",
     "EXTENSION_SECONDS",
+    "IMAGE_FORMATS",
     "MAX_BODY_BYTES",
     "MAX_JSON_BYTES",
     "ApiError",
     "Body",
     "CreateRequest",
     "Upload",
+    "invalid",
+    "missing",
+    "parse_create",
+    "prompt_of",
+    "quoted",
     "read_body",
+    "reject_unknown",
+    "seconds_of",
+    "video_of",
 ]
 
 #: The hosted API's own defaults (sora_nb's client defaults differ, see _params).

@@ -15,7 +15,13 @@ from typing import Any, Literal
 from .._fs import atomic_write_bytes, atomic_write_text
 from .._types import TERMINAL, Status
 
-__all__ = ["EXPIRY_SECONDS", "Job", "JobStore", "RenderFiles"]
+__all__ = [
+    "EXPIRY_SECONDS",
+    "VARIANT_FIELDS",
+    "Job",
+    "JobStore",
+    "RenderFiles",
+]
 
 log = logging.getLogger("sora_nb.local")
 

@@ -13,7 +13,11 @@ import sys
 import threading
 from typing import IO, Any
 
-__all__ = ["WorkerDied", "WorkerPool"]
+__all__ = [
+    "WorkerDied",
+    "WorkerPool",
+    "serve",
+]
 
 _HEADER = struct.Struct("!I")
 #: The entry module of a worker: a module the package never imports itself, so that

@@ -7,5 +7,7 @@ import sys
 
 from ._server_workers import serve
 
+__all__: list[str] = []  # an entry point: nothing here is for import
+
 if __name__ == "__main__":
     serve(int(sys.argv[1]) if len(sys.argv) > 1 else 0)

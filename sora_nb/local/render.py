@@ -24,7 +24,15 @@ from ._render_pipe import decode, encode
 from ._render_scene import Scene
 from ._render_yuv import Canvas
 
-__all__ = ["RENDER_VERSION", "SIZES", "RenderResult", "RenderSpec", "render"]
+__all__ = [
+    "MAX_SIDE",
+    "MIN_SIDE",
+    "RENDER_VERSION",
+    "SIZES",
+    "RenderResult",
+    "RenderSpec",
+    "render",
+]
 
 RENDER_VERSION = "1"  # part of every key: bump it whenever the output of a spec changes
 #: The Sora API's sizes; the renderer also draws any other even size within MIN_SIDE..MAX_SIDE
