@@ -11,6 +11,13 @@ import sys
 import threading
 from pathlib import Path
 
+from . import _config
+from ._api import get_sora_video_status
+from ._errors import SoraError
+from ._job import SoraJob
+from ._params import DEFAULT_MODEL
+from ._store import history
+
 __all__ = ["main"]
 
 
@@ -31,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
 
     gen = sub.add_parser("generate", help="generate one video and save it")
     gen.add_argument("prompt")
-    gen.add_argument("--model", default="sora-2")
+    gen.add_argument("--model", default=DEFAULT_MODEL)
     gen.add_argument("--seconds", default="8")
     gen.add_argument("--size", default=None)
     gen.add_argument("--no-enhance", action="store_true", help="send the prompt as written")
@@ -52,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from . import _config, local
+    from . import local  # deferred: aiohttp and the render workers, for `serve` only
 
     key = os.environ.get("SORA_NB_LOCAL_API_KEY") or f"sora-local-{secrets.token_urlsafe(18)}"
     key_file = _config.cache_dir() / "serve.key"
@@ -80,13 +87,10 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from ._errors import SoraError
-    from ._job import SoraJob
-
     try:
         job = SoraJob(args.prompt, model=args.model, seconds=args.seconds, size=args.size,
                       enhance=not args.no_enhance)
-        print(f"{job.id}: {job.model} {job.size} {job.seconds}s on {job.backend}",
+        print(f"{job.id}: {job.model} {job.size} {job.seconds}s on {job.backend.label}",
               file=sys.stderr)
         job.wait(progress=True)
         path = job.download("video", args.out) if args.out else job.download("video")
@@ -98,8 +102,6 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _list() -> int:
-    from ._store import history
-
     for entry in history():
         prompt = entry.original_prompt.replace("\n", " ")
         prompt = prompt if len(prompt) <= 50 else prompt[:49] + "…"
@@ -109,9 +111,6 @@ def _list() -> int:
 
 
 def _status(video_id: str) -> int:
-    from ._errors import SoraError
-    from .api import get_sora_video_status
-
     try:
         status = get_sora_video_status(video_id)
     except SoraError as exc:
