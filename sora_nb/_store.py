@@ -97,12 +97,13 @@ def media_path(video_id: str, variant: Variant) -> Path:
 
 def remove_media(video_id: str) -> None:
     """Delete every cached download of ``video_id`` (after the job was deleted): only its
-    own folder, which ``media_dir`` proved to be inside ``cache_dir()/media``."""
-    folder = media_dir(video_id)
-    if folder.is_symlink():  # never follow a link out of the cache
+    own folder inside ``cache_dir()/media``; a symlink there is removed, never followed."""
+    root = cache_dir() / "media"
+    folder = root / path_segment(video_id)
+    if folder.is_symlink():
         folder.unlink()
-        return
-    shutil.rmtree(folder, ignore_errors=True)
+    elif folder.is_dir():
+        shutil.rmtree(inside(root, folder))
 
 
 def cached_media(video_id: str, variant: Variant) -> Path | None:
