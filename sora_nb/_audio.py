@@ -54,6 +54,7 @@ class MergedVideo:
         return media_html(self.path, "video")
 
     def read_bytes(self) -> bytes:
+        """The merged MP4's bytes."""
         return self.path.read_bytes()
 
     def __repr__(self) -> str:

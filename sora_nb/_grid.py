@@ -17,7 +17,7 @@ from ._errors import SoraJobFailed, SoraParameterError
 from ._history import backend_history
 from ._job import SoraJob
 from ._runtime import runtime
-from ._show import inline_thumbnail, job_card_html
+from ._show import filter_bundle, inline_thumbnail, job_card_html
 from ._store import HistoryEntry, cached_media, history
 from ._types import Variant
 from ._widget import WIDGET_VIEW, card_for, widgets_available
@@ -67,14 +67,6 @@ def diff_html(words: list[tuple[str, bool]]) -> str:
     )
 
 
-def _filter(bundle: dict[str, Any], include: Any, exclude: Any) -> dict[str, Any]:
-    if include:
-        bundle = {k: v for k, v in bundle.items() if k in include}
-    if exclude:
-        bundle = {k: v for k, v in bundle.items() if k not in exclude}
-    return bundle
-
-
 class _GridDisplay:
     """What both grids show: the widget view where widgets render, plus an HTML snapshot
     and the short repr."""
@@ -90,7 +82,7 @@ class _GridDisplay:
             view = self.widget._repr_mimebundle_() or {}
             if WIDGET_VIEW in view:
                 bundle[WIDGET_VIEW] = view[WIDGET_VIEW]
-        return _filter(bundle, include, exclude)
+        return filter_bundle(bundle, include, exclude)
 
 
 class CompareGrid(_GridDisplay):
@@ -128,7 +120,7 @@ class CompareGrid(_GridDisplay):
     def widget(self) -> Any:
         """The ipywidgets GridBox (built on first use)."""
         if self._widget is None:
-            import ipywidgets as w
+            import ipywidgets as w  # deferred: heavy, and only a kernel renders widgets
 
             cells = [
                 w.VBox([w.HTML(f'<div style="font-size:13px">{diff_html(words)}</div>'),
@@ -216,7 +208,7 @@ class Gallery(_GridDisplay):
     def widget(self) -> Any:
         """The ipywidgets GridBox of tiles (built on first use; thumbnails load async)."""
         if self._widget is None:
-            import ipywidgets as w
+            import ipywidgets as w  # deferred: heavy, and only a kernel renders widgets
 
             tiles = [self._tile(entry) for entry in self.entries]
             self._widget = w.GridBox(tiles, layout=w.Layout(
@@ -225,7 +217,7 @@ class Gallery(_GridDisplay):
         return self._widget
 
     def _tile(self, entry: HistoryEntry) -> Any:
-        import ipywidgets as w
+        import ipywidgets as w  # deferred: heavy, and only a kernel renders widgets
 
         media = w.Box([w.HTML('<div style="height:90px;opacity:.5;font-size:12px">'
                               "no thumbnail</div>")])
@@ -250,7 +242,7 @@ class Gallery(_GridDisplay):
             try:
                 _set_media(media, f.result(), variant)
             except Exception as exc:
-                import ipywidgets as w
+                import ipywidgets as w  # deferred: heavy, and only a kernel renders widgets
 
                 media.children = (w.HTML(f'<div style="font-size:11px;color:#cf222e">'
                                          f"{html.escape(str(exc))}</div>"),)
@@ -280,7 +272,7 @@ class Gallery(_GridDisplay):
 
 
 def _set_media(media: Any, path: Path, variant: str) -> None:
-    import ipywidgets as w
+    import ipywidgets as w  # deferred: heavy, and only a kernel renders widgets
 
     if variant == "video":
         child = w.Video(value=path.read_bytes(), format="mp4", controls=True, autoplay=True,

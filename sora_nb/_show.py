@@ -29,6 +29,7 @@ __all__ = [
     "EMBED_WARN_BYTES",
     "INLINE_THUMBNAIL_BYTES",
     "MEDIA_DIR",
+    "filter_bundle",
     "inline_thumbnail",
     "ipy_display",
     "job_card_html",
@@ -76,6 +77,12 @@ def job_mimebundle(job: SoraJob, include: Any = None, exclude: Any = None) -> di
         view = card.widget._repr_mimebundle_() or {}
         if WIDGET_VIEW in view:
             bundle[WIDGET_VIEW] = view[WIDGET_VIEW]
+    return filter_bundle(bundle, include, exclude)
+
+
+def filter_bundle(bundle: dict[str, Any], include: Any, exclude: Any) -> dict[str, Any]:
+    """``bundle`` with only the MIME types in ``include`` (if given), minus ``exclude``: the
+    ``_repr_mimebundle_`` protocol's two arguments."""
     if include:
         bundle = {k: v for k, v in bundle.items() if k in include}
     if exclude:

@@ -39,6 +39,7 @@ def journal() -> Journal:
 
 
 def journal_path() -> Path:
+    """The journal file: ``journal.sqlite3`` in the cache dir."""
     return journal().path
 
 

@@ -4,6 +4,7 @@ reference, throttled updates from the runtime thread) and its base ``CardView``.
 from __future__ import annotations
 
 import contextlib
+import html
 import threading
 import time
 import warnings
@@ -52,7 +53,7 @@ def widgets_available() -> bool:
     if not in_kernel():
         return False
     try:
-        import ipywidgets  # noqa: F401
+        import ipywidgets  # noqa: F401  # deferred: the check is whether it imports
     except ImportError:
         return False
     return True
@@ -67,7 +68,7 @@ class CardView:
 
     def __init__(self, *, min_interval: float = 0.2, clock: Callable[[], float] = time.monotonic
                  ) -> None:
-        import ipywidgets as w
+        import ipywidgets as w  # deferred: heavy, and only a kernel renders widgets
 
         if not min_interval >= 0:
             raise SoraParameterError("min_interval", min_interval, "seconds >= 0")
@@ -169,6 +170,7 @@ class JobCard(CardView):
 
     @property
     def job(self) -> SoraJob | None:
+        """The job this card shows, or ``None`` once it was garbage-collected."""
         return self._job()
 
     def cancel(self) -> None:
@@ -189,6 +191,7 @@ class JobCard(CardView):
             child.close()
 
     def on_flush(self, snap: JobSnapshot) -> None:
+        """Once the job completed, fetch the thumbnail, then the video, into the card."""
         if snap.status != "completed" or not self._want_media or self._media_started:
             return
         job = self._job()
@@ -198,7 +201,7 @@ class JobCard(CardView):
         runtime.submit(job.async_download("thumbnail")).add_done_callback(self._thumbnail_ready)
 
     def _thumbnail_ready(self, future: concurrent.futures.Future[Path]) -> None:
-        import ipywidgets as w
+        import ipywidgets as w  # deferred: heavy, and only a kernel renders widgets
 
         thumb: Any = None
         try:
@@ -215,7 +218,7 @@ class JobCard(CardView):
             )
 
     def _video_ready(self, future: concurrent.futures.Future[Path], thumb: Any) -> None:
-        import ipywidgets as w
+        import ipywidgets as w  # deferred: heavy, and only a kernel renders widgets
 
         try:
             path = future.result()
@@ -241,8 +244,6 @@ class JobCard(CardView):
 
 
 def _note(text: str, *, error: bool = False) -> str:
-    import html
-
     color = "color:#cf222e;" if error else "opacity:.75;"
     return f'<div style="font-size:12px;{color}">{html.escape(text)}</div>'
 

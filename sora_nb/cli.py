@@ -22,6 +22,7 @@ __all__ = ["main"]
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the ``sora-nb`` command with ``argv`` (default: the process's); return the exit code."""
     parser = argparse.ArgumentParser(prog="sora-nb", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 

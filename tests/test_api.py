@@ -1,4 +1,5 @@
-"""The seed's functional API and its async twins, against the real embedded backend."""
+"""The functional API of the original TypeScript module and its async twins, against the
+real embedded backend."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ def test_generate_status_download(local: LocalServer, tmp_path) -> None:  # type
     assert snb.download_sora_video_content(video_id, "spritesheet")[:2] == b"\xff\xd8"
 
 
-def test_duration_is_rounded_like_the_seed(local: LocalServer) -> None:
+def test_duration_is_rounded_like_the_original_module(local: LocalServer) -> None:
     with pytest.warns(snb.SoraDurationWarning):
         video_id = snb.generate_video_with_sora("A metronome", duration=10)
     assert snb.SoraJob.attach(video_id).seconds == 12

@@ -33,7 +33,7 @@ def test_job_returns_at_once_then_completes(local: LocalServer) -> None:
     assert repr(job) == f"<SoraJob {job.id} completed 100%>"
 
 
-def test_defaults_follow_the_seed(local: LocalServer) -> None:
+def test_defaults_follow_the_original_module(local: LocalServer) -> None:
     job = snb.SoraJob("A lighthouse at dawn", cache=False)
     assert (job.model, job.size, job.seconds) == ("sora-2", "1280x720", 8)
     assert job.backend.label == "local"
