@@ -157,7 +157,8 @@ async def journaled_create(backend: Backend, pending: PendingCreate,
                 reason += f"; {failed.attempts} attempts"
             entry = _settle(lambda: journal.mark_unknown(key, reason))
             raise SoraOutcomeUnknown(reason, idempotency_key=key, entry=entry,
-                                     backend=backend.label) from None
+                                     backend=backend.label,
+                                     last_error=from_sdk(failed.last)) from None
         _settle(lambda: journal.drop_pending(key))
         raise from_sdk(failed.last) from None
     try:
