@@ -314,6 +314,7 @@ def test_bad_job_options_and_targets_are_typed_errors(local: LocalServer) -> Non
     assert repr(snb.SoraJob.__new__(snb.SoraJob)) == "<SoraJob (not created)>"
 
 
+@pytest.mark.slow
 def test_delete_never_follows_a_link_out_of_the_cache(local: LocalServer, cache: Path,
                                                       tmp_path: Path) -> None:
     import sora_nb as snb
