@@ -22,6 +22,7 @@ ROWS: dict[str, tuple[str, str]] = {
     "render": ("bench_render", "main"),
     "imports": ("bench_imports", "main"),
     "merge": ("bench_merge", "rows"),
+    "journal": ("bench_journal", "main"),
 }
 
 

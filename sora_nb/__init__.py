@@ -33,7 +33,9 @@ from ._errors import (
     SoraError,
     SoraJobFailed,
     SoraMediaError,
+    SoraOutcomeUnknown,
     SoraParameterError,
+    SoraProtocolError,
     SoraTimeout,
 )
 from ._grid import CompareGrid, Gallery, compare, gallery
@@ -87,7 +89,9 @@ __all__ = [
     "SoraJob",
     "SoraJobFailed",
     "SoraMediaError",
+    "SoraOutcomeUnknown",
     "SoraParameterError",
+    "SoraProtocolError",
     "SoraTimeout",
     "SoraVideoStatus",
     "Status",

@@ -8,7 +8,9 @@ import contextlib
 import json
 import os
 import secrets
+import socket
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -67,6 +69,20 @@ class SharedBackend:
     def started(self) -> bool:
         """True if this process runs the server (and stops it in ``stop()``)."""
         return self.server is not None
+
+    @property
+    def running(self) -> bool:
+        """True while the server answers: this process's server until ``stop()``; another
+        process's while its port accepts connections (it may have exited since)."""
+        if self.server is not None:
+            return bool(self.server.running)
+        parts = urllib.parse.urlsplit(self.base_url)
+        try:
+            with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80),
+                                          timeout=1.0):
+                return True
+        except OSError:
+            return False
 
     def __repr__(self) -> str:
         how = "started here" if self.started else "shared"
