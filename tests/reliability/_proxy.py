@@ -169,16 +169,19 @@ class LossyProxy:
             _close(request)  # the server made the job; its answer never arrives
         response = web.StreamResponse(status=status, headers=out_headers)
         response.content_length = len(payload)
-        await response.prepare(request)
-        if fault == "cut_download":
-            await response.write(payload[: len(payload) // 2])
+        try:
+            await response.prepare(request)
+            if fault == "cut_download":
+                await response.write(payload[: len(payload) // 2])
+                _close(request)
+            step = 16 * 1024 if self.faults.throttle else max(1, len(payload))
+            for offset in range(0, len(payload), step):
+                await response.write(payload[offset : offset + step])
+                if self.faults.throttle and request.path.endswith("/content"):
+                    await asyncio.sleep(self.faults.throttle)
+            await response.write_eof()
+        except ConnectionError:  # the client went away (a test killed it): nothing to do
             _close(request)
-        step = 16 * 1024 if self.faults.throttle else max(1, len(payload))
-        for offset in range(0, len(payload), step):
-            await response.write(payload[offset : offset + step])
-            if self.faults.throttle and request.path.endswith("/content"):
-                await asyncio.sleep(self.faults.throttle)
-        await response.write_eof()
         return response
 
 
