@@ -18,7 +18,9 @@ from ._errors import (
     SoraError,
     SoraJobFailed,
     SoraMediaError,
+    SoraOutcomeUnknown,
     SoraParameterError,
+    SoraProtocolError,
     SoraTimeout,
 )
 from ._job import SoraJob
@@ -64,7 +66,9 @@ __all__ = [
     "SoraJob",
     "SoraJobFailed",
     "SoraMediaError",
+    "SoraOutcomeUnknown",
     "SoraParameterError",
+    "SoraProtocolError",
     "SoraTimeout",
     "SoraVideoStatus",
     "adownload_sora_video_content",

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
 from ._errors import SoraConfigError, SoraParameterError, register_secret
+from ._ids import url_segment
 from ._poller import PollPolicy
 
 if TYPE_CHECKING:
@@ -34,6 +35,11 @@ class Backend:
     api_key: str = field(repr=False)
     identity: str = ""
     allow_custom_models: bool = False
+    #: True when the server honours ``Idempotency-Key`` (a repeated create with the same
+    #: key returns the first job): only then is a create retried after a failure that
+    #: leaves its outcome unknown (a 5xx, a timeout, a connection dropped after sending).
+    #: sora_nb's own local backend does; any other server counts as not, unless told.
+    idempotent: bool = False
 
     @property
     def label(self) -> str:
@@ -44,8 +50,9 @@ class Backend:
         return "openai" if host == "api.openai.com" else host
 
     def content_url(self, video_id: str, variant: str = "video") -> str:
-        """The URL a client GETs (with the key as Bearer token) to download an asset."""
-        url = f"{self.base_url.rstrip('/')}/videos/{video_id}/content"
+        """The URL a client GETs (with the key as Bearer token) to download an asset (the
+        id percent-encoded as one segment: ids are data, never paths)."""
+        url = f"{self.base_url.rstrip('/')}/videos/{url_segment(video_id)}/content"
         return url if variant == "video" else f"{url}?variant={variant}"
 
 
@@ -56,6 +63,7 @@ class Settings:
     api_key: str | None = field(default=None, repr=False)
     cache_dir: Path | None = None
     allow_custom_models: bool = False
+    idempotent: bool | None = None
     poll: PollPolicy = field(default_factory=PollPolicy)
 
 
@@ -71,13 +79,16 @@ def configure(
     api_key: str | None = None,
     cache_dir: str | Path | None = None,
     allow_custom_models: bool | None = None,
+    idempotent: bool | None = None,
     poll: PollPolicy | None = None,
     reset: bool = False,
 ) -> None:
     """Set process-wide defaults. ``backend`` is ``"local"`` (the embedded server, or any
     server at ``base_url``) or ``"openai"`` (OpenAI or an OpenAI-compatible ``base_url``).
     Arguments left as ``None`` keep their current value; ``reset=True`` first forgets
-    every earlier ``configure()`` (e.g. to go back to the embedded backend)."""
+    every earlier ``configure()`` (e.g. to go back to the embedded backend).
+    ``idempotent=True`` says the server honours ``Idempotency-Key``, so that creates may
+    be retried after ambiguous failures (default: only for sora_nb's local backend)."""
     if backend is not None and backend not in ("local", "openai"):
         raise SoraParameterError("backend", backend, "'local' or 'openai'")
     if reset:
@@ -93,6 +104,10 @@ def configure(
         settings.cache_dir = Path(cache_dir).expanduser()
     if allow_custom_models is not None:
         settings.allow_custom_models = allow_custom_models
+    if idempotent is not None:
+        if not isinstance(idempotent, bool):
+            raise SoraParameterError("idempotent", idempotent, "True, False or None")
+        settings.idempotent = idempotent
     if poll is not None:
         settings.poll = poll
 
@@ -125,6 +140,8 @@ def resolve_backend(backend: BackendName | Backend | None = None) -> Backend:
     ``OPENAI_API_KEY`` present > the embedded local backend."""
     if isinstance(backend, Backend):
         return backend
+    if backend is not None and backend not in ("local", "openai"):
+        raise SoraParameterError("backend", backend, "'local', 'openai' or a Backend")
     name = backend or settings.backend or os.environ.get("SORA_NB_BACKEND") or None
     if name is None:
         name = "openai" if os.environ.get("OPENAI_API_KEY") else "local"
@@ -140,16 +157,21 @@ def resolve_backend(backend: BackendName | Backend | None = None) -> Backend:
         return Backend(
             "openai", url, key, identity=f"openai:{url}",
             allow_custom_models=settings.allow_custom_models,
+            idempotent=bool(settings.idempotent),
         )
     if name != "local":
         raise SoraParameterError("SORA_NB_BACKEND", name, "'local' or 'openai'")
     if settings.base_url:
         key = settings.api_key or ""
+        # "local" at a base_url is sora_nb's own server (`sora-nb serve`): it honours
+        # Idempotency-Key unless configure(idempotent=False) says otherwise
         return Backend("local", settings.base_url, key, identity=f"local:{settings.base_url}",
-                       allow_custom_models=settings.allow_custom_models)
+                       allow_custom_models=settings.allow_custom_models,
+                       idempotent=settings.idempotent is not False)
     server = embedded_server()
     return Backend(
-        "local", server.base_url, server.api_key, identity=f"local:embedded:{server.data_dir}"
+        "local", server.base_url, server.api_key, identity=f"local:embedded:{server.data_dir}",
+        idempotent=True,
     )
 
 
@@ -158,6 +180,8 @@ def embedded_server() -> LocalServer:
     the cache dir (so jobs survive a kernel restart)."""
     global _embedded
     with _embedded_lock:
+        if _embedded is not None and not _embedded.running:
+            _embedded = None  # stopped (by the user, or a `with` block): start a new one
         if _embedded is None:
             from . import local
 

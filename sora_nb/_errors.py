@@ -7,6 +7,8 @@ contains an API key (``redact`` scrubs every message built from server or SDK te
     ├── SoraAPIError                      the backend refused a request (HTTP status, code)
     │   └── SoraAuthenticationError       the key was rejected (401)
     ├── SoraConnectionError               the backend stayed unreachable through every retry
+    ├── SoraOutcomeUnknown                a create failed after it was sent: a job may exist
+    ├── SoraProtocolError                 a server answer is unusable (e.g. a path-shaped id)
     ├── SoraJobFailed                     the job ended in status "failed" (carries the job)
     ├── SoraTimeout (TimeoutError)        a wait ran past its deadline (carries the job)
     └── SoraMediaError                    a download, probe or merge went wrong
@@ -30,7 +32,9 @@ __all__ = [
     "SoraError",
     "SoraJobFailed",
     "SoraMediaError",
+    "SoraOutcomeUnknown",
     "SoraParameterError",
+    "SoraProtocolError",
     "SoraTimeout",
     "redact",
 ]
@@ -115,6 +119,33 @@ class SoraAuthenticationError(SoraAPIError):
 
 class SoraConnectionError(SoraError):
     """The backend could not be reached, even after retrying with backoff."""
+
+
+class SoraOutcomeUnknown(SoraError):
+    """A create (or remix, edit, extend) failed *after* the request may have reached the
+    server: a job may exist, and be billed, although sora_nb never saw its id. sora_nb
+    did not retry it blindly (that could pay twice). ``.idempotency_key`` is the key the
+    request carried and ``.entry`` the journal entry (status ``"unknown"``) that records it:
+    look for the job in ``sora_nb.history()``, in the backend's own list, and follow it
+    with ``SoraJob.attach(id)``."""
+
+    def __init__(self, reason: str, *, idempotency_key: str, entry: Any = None,
+                 backend: str = "the backend") -> None:
+        self.idempotency_key = idempotency_key
+        self.entry = entry
+        self.reason = reason
+        super().__init__(
+            f"the request to {backend} failed after it was sent ({reason}): a job may "
+            f"exist there although no id came back. sora_nb did not retry, so as not to "
+            f"create (and pay for) it twice. Look for it with snb.history() (status "
+            f"'unknown', idempotency key {idempotency_key}) or the backend's own list, "
+            f"and follow it with snb.SoraJob.attach(video_id)"
+        )
+
+
+class SoraProtocolError(SoraError):
+    """A server's answer cannot be used as it is (an id shaped like a path, a missing
+    id, ...). Nothing was written from it; the text says which server and which field."""
 
 
 class SoraJobFailed(SoraError):

@@ -84,10 +84,11 @@ class WorkerPool:
                 self._discard(proc)
                 raise WorkerDied("the render worker process died") from exc
             with self._lock:
-                if self._closed:
-                    self._discard(proc)
-                else:
+                closed = self._closed
+                if not closed:
                     self._idle.append(proc)
+            if closed:  # outside the lock: _discard takes it (a non-reentrant Lock)
+                self._discard(proc)
             if not ok:
                 raise RuntimeError(payload)
 
