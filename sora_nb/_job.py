@@ -284,6 +284,8 @@ class SoraJob:
         return max(0.0, per_percent * (100 - p))
 
     def __repr__(self) -> str:
+        if "_video" not in self.__dict__:  # half-built (its create failed): still printable
+            return f"<SoraJob {self.__dict__.get('id', '(not created)')}>"
         return f"<SoraJob {self.id} {self.status} {self.progress}%>"
 
     # -- observers --------------------------------------------------------------------
