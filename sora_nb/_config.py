@@ -16,7 +16,7 @@ from ._ids import url_segment
 from ._poller import PollPolicy
 
 if TYPE_CHECKING:
-    from .local import LocalServer
+    from .local import SharedBackend
 
 __all__ = ["Backend", "cache_dir", "configure", "resolve_backend", "settings"]
 
@@ -68,7 +68,7 @@ class Settings:
 
 
 settings = Settings()
-_embedded: LocalServer | None = None
+_embedded: SharedBackend | None = None
 _embedded_lock = threading.Lock()
 
 
@@ -213,7 +213,7 @@ def resolve_backend(backend: BackendName | Backend | None = None) -> Backend:
     )
 
 
-def embedded_server() -> LocalServer:
+def embedded_server() -> SharedBackend:
     """The embedded backend of this process, started on first use with its data kept in
     the cache dir (so jobs survive a kernel restart)."""
     global _embedded
@@ -224,7 +224,8 @@ def embedded_server() -> LocalServer:
             from . import local
 
             seconds = float(os.environ.get("SORA_NB_LOCAL_JOB_SECONDS", LOCAL_JOB_SECONDS))
-            _embedded = local.start(job_seconds=seconds, data_dir=cache_dir() / "local-backend")
+            # one backend per cache dir: a second kernel joins the first one's server
+            _embedded = local.shared(cache_dir() / "local-backend", job_seconds=seconds)
             register_secret(_embedded.api_key)
             # In a notebook an informational line on stderr looks like an error (a red
             # box); in a terminal, stdout stays clean for piping paths.

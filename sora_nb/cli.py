@@ -53,11 +53,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from . import _config, local
+    from .local._shared import write_private
 
     key = os.environ.get("SORA_NB_LOCAL_API_KEY") or f"sora-local-{secrets.token_urlsafe(18)}"
     key_file = _config.cache_dir() / "serve.key"
-    key_file.write_text(key + "\n", encoding="utf-8")
-    key_file.chmod(0o600)
+    write_private(key_file, key + "\n")  # 0600 from creation, no readable window
     faults = local.FaultConfig(
         failure_rate=args.failure_rate, rate_limit_rate=args.rate_limit_rate,
         server_error_rate=args.server_error_rate, latency=args.latency,

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from ._shared import SharedBackend, shared
 from .server import MODERATION_MARKER, FaultConfig, LocalServer, start
 
-__all__ = ["MODERATION_MARKER", "FaultConfig", "LocalServer", "start"]
+__all__ = ["MODERATION_MARKER", "FaultConfig", "LocalServer", "SharedBackend", "shared", "start"]

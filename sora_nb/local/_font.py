@@ -80,8 +80,14 @@ def _fit(text: str, f: Font, width: float, suffix: str = "") -> str:
 
 def wrap(text: str, f: Font, width: float, max_lines: int) -> list[str]:
     """Word-wrap ``text`` into at most ``max_lines`` lines no wider than ``width`` px.
-    Words longer than a line are split; text that does not fit ends with an ellipsis."""
-    words = printable(text).split(" ") if text.strip() else []
+    Words longer than a line are split; text that does not fit ends with an ellipsis.
+
+    The work is bounded by what can be drawn, not by the length of ``text``: no drawable
+    glyph is narrower than a pixel, so at most ``width`` characters fit on a line and only
+    ``max_lines + 1`` lines' worth is ever looked at (a 32,000-character word once took a
+    render worker four minutes, split line by line before the limit was checked)."""
+    cap = (max_lines + 1) * (int(width) + 1)
+    words = printable(text)[:cap].split(" ") if text.strip() else []
     lines: list[str] = []
     line = ""
     for i, word in enumerate(words):
@@ -91,7 +97,8 @@ def wrap(text: str, f: Font, width: float, max_lines: int) -> list[str]:
             continue
         if line:
             lines.append(line)
-        while len(word) > 1 and f.getlength(word) > width:  # wider than a line: split it
+        # wider than a line: split it, but no further than the last line that is drawn
+        while len(lines) < max_lines and len(word) > 1 and f.getlength(word) > width:
             head = _fit(word, f, width) or word[0]
             lines.append(head)
             word = word[len(head):]

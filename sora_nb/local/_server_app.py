@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import os
 import secrets
 import threading
 import time
@@ -20,7 +21,9 @@ from ._server_faults import FaultInjector, RequestFault
 from ._server_jobs import JobRunner, Renderer, moderation_failure
 from ._server_params import (
     EXTENSION_SECONDS,
+    MAX_BODY_BYTES,
     ApiError,
+    Upload,
     invalid,
     parse_create,
     prompt_of,
@@ -28,9 +31,10 @@ from ._server_params import (
     read_body,
     reject_unknown,
     seconds_of,
-    video_id_of,
+    video_of,
 )
 from ._server_store import Job, JobStore
+from ._server_uploads import create_character, get_character, upload_source
 
 __all__ = ["RequestLog", "RequestRecord", "ServerContext", "build_app"]
 
@@ -38,7 +42,6 @@ log = logging.getLogger("sora_nb.local")
 
 CONTENT_TYPES = {".mp4": "video/mp4", ".webp": "image/webp", ".jpg": "image/jpeg",
                  ".jpeg": "image/jpeg", ".png": "image/png"}
-MAX_BODY_BYTES = 64 * 1024 * 1024
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -153,25 +156,35 @@ class ServerContext:
         body = await read_body(request)
         reject_unknown(body, ("prompt", "video"))
         prompt = prompt_of(body)
-        source = self._completed_source(video_id_of(body), "video")
-        return await self._new_job(
-            request, f"edit:{source.id}:{prompt}",
-            dict(prompt=prompt, model=source.model, size=source.size, seconds=source.seconds,
-                 kind="edit", source_id=source.id, source_key=source.render_key),
-        )
+        source, origin = await self._source(video_of(body))
+        return await self._new_job(request, f"edit:{origin}:{prompt}",
+                                   dict(prompt=prompt, kind="edit", **source))
 
     async def extend(self, request: web.Request) -> web.Response:
         body = await read_body(request)
         reject_unknown(body, ("prompt", "seconds", "video"))
         prompt = prompt_of(body)
         added = seconds_of(body, EXTENSION_SECONDS, None)
-        source = self._completed_source(video_id_of(body), "video")
-        total = str(int(source.seconds) + int(added))
-        return await self._new_job(
-            request, f"extend:{source.id}:{added}:{prompt}",
-            dict(prompt=prompt, model=source.model, size=source.size, seconds=total,
-                 kind="extend", source_id=source.id, source_key=source.render_key),
-        )
+        source, origin = await self._source(video_of(body))
+        source["seconds"] = str(int(source["seconds"]) + int(added))
+        return await self._new_job(request, f"extend:{origin}:{added}:{prompt}",
+                                   dict(prompt=prompt, kind="extend", **source))
+
+    async def _source(self, video: str | Upload) -> tuple[dict[str, Any], str]:
+        """The job fields an edit or extension takes from its source (a completed video of
+        this server, or an uploaded file), and a name of the source for the fingerprint."""
+        if isinstance(video, Upload):
+            fields = await upload_source(self.store, video)
+            return fields, f"upload:{fields['source_upload']}"
+        job = self._completed_source(video, "video")
+        return dict(model=job.model, size=job.size, seconds=job.seconds, source_id=job.id,
+                    source_key=job.render_key), job.id
+
+    async def create_character(self, request: web.Request) -> web.Response:
+        return await create_character(self.store, request)
+
+    async def get_character(self, request: web.Request) -> web.Response:
+        return await get_character(self.store, request)
 
     def _completed_source(self, video_id: str, param: str) -> Job:
         source = self.job_or_404(video_id, param)
@@ -228,9 +241,9 @@ class ServerContext:
         try:
             limit = int(raw_limit)
         except ValueError:
-            limit = 0
-        if not 1 <= limit <= 100:
-            raise invalid("limit", raw_limit, "an integer from 1 to 100")
+            limit = -1
+        if not 0 <= limit <= 100:  # OpenAI's spec allows 0 (an empty page)
+            raise invalid("limit", raw_limit, "an integer from 0 to 100")
         raw_order = query.get("order", "desc")
         if raw_order not in ("asc", "desc"):
             raise invalid("order", raw_order, "'asc' or 'desc'")
@@ -272,6 +285,10 @@ class ServerContext:
                            code="not_found")
         path = files.variant(variant)
         ctype = CONTENT_TYPES.get(path.suffix.lower(), "application/octet-stream")
+        unsatisfiable = _unsatisfiable_range(request, path.stat())
+        if unsatisfiable is not None:
+            raise ApiError(416, unsatisfiable, param="Range", code="range_not_satisfiable",
+                           headers={"Content-Range": f"bytes */{path.stat().st_size}"})
         return web.FileResponse(path, headers={"Content-Type": ctype})
 
     # Middleware ---------------------------------------------------------------------------
@@ -330,7 +347,9 @@ class ServerContext:
             message = f"{exc.reason}: {request.method} {request.path}"
             if exc.status == 413:
                 message = f"Request body too large (the limit is {MAX_BODY_BYTES} bytes)."
-            return ApiError(exc.status, message, code=code).response()
+            # RFC 9110 15.5.6: a 405 lists the methods the resource allows.
+            headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+            return ApiError(exc.status, message, code=code, headers=headers).response()
         except Exception:
             log.exception("sora_nb.local: error handling %s %s", request.method, request.path)
             return ApiError(500, "The local server hit an internal error.").response()
@@ -353,12 +372,41 @@ class ServerContext:
         return {"retry-after": text, "retry-after-ms": str(round(seconds * 1000))}
 
 
+def _unsatisfiable_range(request: web.Request, stat: os.stat_result) -> str | None:
+    """Why the ``Range`` header cannot be served, or None. The same rules as aiohttp's
+    FileResponse (aiohttp/web_fileresponse.py, ``_prepare_open_file``), checked before it
+    runs so the 416 comes in the JSON envelope instead of an empty body labelled video/mp4."""
+    if "Range" not in request.headers:
+        return None
+    if_range = request.if_range
+    if if_range is not None and stat.st_mtime > if_range.timestamp():
+        return None  # the Range is ignored: the whole file is sent
+    try:
+        rng = request.http_range
+    except ValueError:
+        return f"Malformed Range header {_shown(request.headers['Range'])}."
+    start, end = rng.start, rng.stop
+    if start is None or (start < 0 and end is None):
+        return None
+    if start >= stat.st_size:
+        return (f"Range {_shown(request.headers['Range'])} starts beyond the end of the "
+                f"file ({stat.st_size} bytes).")
+    return None
+
+
+def _shown(text: str, limit: int = 80) -> str:
+    shown = repr(text)
+    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
+
+
 def build_app(ctx: ServerContext) -> web.Application:
     app = web.Application(middlewares=[ctx.middleware], client_max_size=MAX_BODY_BYTES)
     app.router.add_post("/v1/videos", ctx.create)
     app.router.add_get("/v1/videos", ctx.list_videos)
     app.router.add_post("/v1/videos/edits", ctx.edit)
     app.router.add_post("/v1/videos/extensions", ctx.extend)
+    app.router.add_post("/v1/videos/characters", ctx.create_character)
+    app.router.add_get("/v1/videos/characters/{character_id}", ctx.get_character)
     app.router.add_get("/v1/videos/{video_id}", ctx.retrieve)
     app.router.add_delete("/v1/videos/{video_id}", ctx.delete)
     app.router.add_get("/v1/videos/{video_id}/content", ctx.content)

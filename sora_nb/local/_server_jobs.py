@@ -4,6 +4,7 @@ simulated run time) and rendering in worker processes, deduplicated by ``RenderS
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
 import json
 import logging
@@ -11,6 +12,7 @@ import os
 import shutil
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -80,6 +82,11 @@ class Renderer:
         self.module_name = module_name
         self._module: ModuleType | None = None
         self._pool: WorkerPool | None = None
+        # Renders wait for a worker on threads of their own, never on the loop's default
+        # executor: aiohttp's FileResponse needs that one to open and stat files, and 30
+        # queued renders holding its threads once made a thumbnail wait 35 s. One thread per
+        # worker; further renders queue as work items, holding no thread.
+        self._threads: ThreadPoolExecutor | None = None
         self._inflight: dict[str, asyncio.Future[RenderFiles]] = {}
         self.renders_started = 0
 
@@ -108,9 +115,13 @@ class Renderer:
 
     async def _run(self, key: str, spec: Any) -> RenderFiles:
         pool = self._executor()
+        if self._threads is None:
+            self._threads = ThreadPoolExecutor(self.workers, thread_name_prefix="sora-nb-render")
         self.renders_started += 1
         args = (self.module_name, spec, str(self.store.renders_dir), key)
-        await asyncio.to_thread(pool.call, f"{__name__}:_render_worker", *args)
+        await asyncio.get_running_loop().run_in_executor(
+            self._threads, functools.partial(pool.call, f"{__name__}:_render_worker", *args)
+        )
         files = self.store.render_files(key)
         if files is None:
             raise RuntimeError(f"render {key} finished but its files are missing")
@@ -129,6 +140,9 @@ class Renderer:
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown()
+        threads, self._threads = self._threads, None
+        if threads is not None:  # queued renders are dropped; running ones end with the pool
+            threads.shutdown(wait=False, cancel_futures=True)
 
     def worker_pids(self) -> list[int]:
         """Process ids of the render workers now running (tests use it)."""
@@ -213,6 +227,8 @@ class JobRunner:
             if files is None:
                 raise RuntimeError(f"the source video {job.source_id} is no longer on disk")
             source = files.video
+        elif job.source_upload is not None:
+            source = self.store.uploads_dir / job.source_upload
         if job.reference is not None:
             reference = self.store.uploads_dir / job.reference
         width, height = (int(v) for v in job.size.split("x"))

@@ -3,6 +3,7 @@ validation against sora_nb._params, and ``ApiError``, the OpenAI error envelope.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -29,7 +30,10 @@ from .._params import (
 __all__ = [
     "API_DEFAULT_SECONDS",
     "API_DEFAULT_SIZE",
+    "BODY_TIMEOUT",
     "EXTENSION_SECONDS",
+    "MAX_BODY_BYTES",
+    "MAX_JSON_BYTES",
     "ApiError",
     "Body",
     "CreateRequest",
@@ -83,7 +87,10 @@ class ApiError(Exception):
                 "code": self.code,
             }
         }
-        return web.json_response(body, status=self.status, headers=self.headers)
+        response = web.json_response(body, status=self.status, headers=self.headers)
+        if self.status in (408, 413):  # the rest of the body is never read: close
+            response.force_close()
+        return response
 
 
 def invalid(param: str, value: object, allowed: str, code: str = "invalid_value") -> ApiError:
@@ -122,20 +129,72 @@ Body = dict[str, Any]
 _KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
 
 
+#: Largest request body: multipart uploads (reference images, source videos).
+MAX_BODY_BYTES = 64 * 1024 * 1024
+#: Largest JSON body: JSON is parsed in one piece on the event loop, so it gets a tighter
+#: bound (a reference image as a base64 data URL still fits: 1792x1024 RGB is 7.3 MB in base64).
+MAX_JSON_BYTES = 16 * 1024 * 1024
+#: Seconds a client has to send a whole request body (a slow client holds one connection
+#: at most this long; the headers have their own bound, see _server_http.HEADER_TIMEOUT).
+BODY_TIMEOUT = 60.0
+
+
+def too_large(limit: int, what: str = "Request body") -> ApiError:
+    return ApiError(413, f"{what} too large (the limit is {limit} bytes).",
+                    code="request_too_large")
+
+
 async def read_body(request: web.Request) -> Body:
     """The request's parameters as a dict: JSON as is; multipart/urlencoded forms with
-    ``a[b]=v`` keys nested as ``{"a": {"b": v}}`` and files as ``Upload``."""
+    ``a[b]=v`` keys nested as ``{"a": {"b": v}}`` and files as ``Upload``. A body larger
+    than its limit is refused from its Content-Length before any of it is read (413); one
+    that takes longer than ``BODY_TIMEOUT`` to arrive is answered 408."""
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise too_large(MAX_BODY_BYTES)
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT):
+            return await _read_body(request)
+    except TimeoutError:
+        raise ApiError(408, f"The request body did not arrive within {BODY_TIMEOUT:g} s.",
+                       code="request_timeout") from None
+
+
+async def _read_json(request: web.Request) -> Any:
+    if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
+        raise too_large(MAX_JSON_BYTES, "JSON body")
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(256 * 1024):
+        size += len(chunk)
+        if size > MAX_JSON_BYTES:  # chunked, no Content-Length: stop reading at the limit
+            raise too_large(MAX_JSON_BYTES, "JSON body")
+        chunks.append(chunk)
+    return json.loads(b"".join(chunks).decode("utf-8"))
+
+
+async def _read_body(request: web.Request) -> Body:
     ctype = request.content_type
     if ctype == "application/json":
         try:
-            data = await request.json()
-        except ValueError as exc:
+            data = await _read_json(request)
+        except ValueError as exc:  # UnicodeDecodeError included
             raise ApiError(400, f"The request body is not valid JSON: {exc}") from exc
+        except RecursionError:  # e.g. 100,000 nested '['
+            raise ApiError(400, "The request body is not valid JSON: nested too deeply.") from None
         if not isinstance(data, dict):
             raise ApiError(400, "The request body must be a JSON object.")
         return data
     if ctype in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        form = await request.post()
+        try:
+            form = await request.post()
+        except web.HTTPException:
+            raise  # 413: answered by the middleware in the envelope
+        except Exception as exc:
+            # Only the client's bytes can make the form parser fail: a missing boundary,
+            # a part without a name, a header that is not a token, text that is not UTF-8.
+            raise ApiError(
+                400, f"The request body is not a valid {ctype} form: "
+                f"{type(exc).__name__}: {_clip(str(exc))}",
+            ) from None
         body: Body = {}
         for raw_key, value in form.items():
             item: Any = value
@@ -149,6 +208,10 @@ async def read_body(request: web.Request) -> Body:
         400,
         f"Unsupported Content-Type {ctype!r}: send multipart/form-data or application/json.",
     )
+
+
+def _clip(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _assign(body: Body, raw_key: str, value: Any) -> None:
@@ -180,6 +243,13 @@ def prompt_of(body: Body) -> str:
         raise invalid("prompt", prompt, "a string", code="invalid_type")
     if not prompt.strip():
         raise invalid("prompt", prompt, "a non-empty description of the video")
+    try:
+        prompt.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate (JSON "\ud800"): not text
+        raise invalid(
+            "prompt", prompt[max(0, exc.start - 10): exc.end + 10],
+            "valid Unicode text (it contains a lone surrogate)",
+        ) from None
     if len(prompt) > MAX_PROMPT_CHARS:
         raise ApiError(
             400,
@@ -208,21 +278,19 @@ def seconds_of(body: Body, allowed: tuple[str, ...], default: str | None) -> str
     return value
 
 
-def video_id_of(body: Body) -> str:
-    """The ``video[id]`` reference of an edit or extension."""
+def video_of(body: Body) -> str | Upload:
+    """The source of an edit or extension: a ``video[id]`` reference to a completed video,
+    or an uploaded video file (the spec's ``video: FileTypes | {"id": ...}``)."""
     video = body.get("video")
     if video is None:
         raise missing("video")
     if isinstance(video, Upload):
-        raise ApiError(
-            400,
-            "The local server does not accept uploaded source videos; pass a reference to "
-            "a completed video as video={'id': 'video_...'}.",
-            param="video",
-            code="unsupported_value",
-        )
+        if not video.data:
+            raise invalid("video", "<empty file>", "a video file (MP4) or {'id': 'video_...'}")
+        return video
     if not isinstance(video, dict) or not isinstance(video.get("id"), str) or not video["id"]:
-        raise invalid("video", video, "a reference to a completed video: {'id': 'video_...'}")
+        raise invalid("video", video, "an uploaded video file or a reference to a completed "
+                      "video: {'id': 'video_...'}")
     return str(video["id"])
 
 

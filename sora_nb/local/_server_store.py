@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import shutil
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -21,6 +22,7 @@ log = logging.getLogger("sora_nb.local")
 #: Assets expire 24 h after creation, as the hosted API says in ``expires_at``.
 EXPIRY_SECONDS = 24 * 60 * 60
 VARIANT_FIELDS: tuple[str, ...] = ("video", "thumbnail", "spritesheet")
+_SAFE_ID = re.compile(r"char_[0-9a-f]{1,64}")
 
 
 @dataclass
@@ -52,6 +54,8 @@ class Job:
     source_key: str | None = None
     #: File name of the reference image under ``uploads/``.
     reference: str | None = None
+    #: File name of an uploaded source video (edit, extension) under ``uploads/``.
+    source_upload: str | None = None
     render_key: str | None = None
 
     @property
@@ -124,6 +128,7 @@ class JobStore:
         self.keys_dir = root / "idempotency"
         self.renders_dir = root / "renders"
         self.uploads_dir = root / "uploads"
+        self.characters_dir = root / "characters"
         for folder in (self.jobs_dir, self.keys_dir, self.renders_dir, self.uploads_dir):
             folder.mkdir(parents=True, exist_ok=True)
         self._jobs: dict[str, Job] = {}
@@ -176,6 +181,8 @@ class JobStore:
             shutil.rmtree(self.renders_dir / job.render_key, ignore_errors=True)
         if job.reference and not any(o.reference == job.reference for o in others):
             (self.uploads_dir / job.reference).unlink(missing_ok=True)
+        if job.source_upload and not any(o.source_upload == job.source_upload for o in others):
+            (self.uploads_dir / job.source_upload).unlink(missing_ok=True)
         return job
 
     def page(
@@ -217,6 +224,23 @@ class JobStore:
         payload = {"fingerprint": fingerprint, "video_id": video_id}
         atomic_write_text(self._key_path(scope, key), json.dumps(payload))
 
+    # characters ---------------------------------------------------------------------------
+
+    def add_character(self, character: dict[str, Any]) -> None:
+        """Keep a character (``{"id", "created_at", "name", "video"}``) on disk."""
+        self.characters_dir.mkdir(exist_ok=True)
+        atomic_write_text(self.characters_dir / f"{character['id']}.json", json.dumps(character))
+
+    def character(self, character_id: str) -> dict[str, Any] | None:
+        """A character by id (read from disk: ids are checked to be one safe file name)."""
+        if not _SAFE_ID.fullmatch(character_id):
+            return None
+        try:
+            data = json.loads((self.characters_dir / f"{character_id}.json").read_text("utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
     # renders and uploads ------------------------------------------------------------------
 
     def render_files(self, key: str) -> RenderFiles | None:
@@ -230,8 +254,8 @@ class JobStore:
         return files if files.exist() else None
 
     def save_upload(self, data: bytes, extension: str) -> str:
-        """Store an uploaded reference image under a name derived from its content (so
-        identical uploads share one file and one render); return the file name."""
+        """Store an uploaded reference image or video under a name derived from its content
+        (so identical uploads share one file and one render); return the file name."""
         name = f"{hashlib.sha256(data).hexdigest()[:32]}.{extension}"
         target = self.uploads_dir / name
         if not target.is_file():

@@ -205,6 +205,7 @@ class LocalServer:
 
         from ._server_app import ServerContext, build_app
         from ._server_faults import FaultInjector
+        from ._server_http import EnvelopeRunner
         from ._server_jobs import RENDER_MODULE, JobRunner, Renderer
         from ._server_store import JobStore
 
@@ -220,7 +221,7 @@ class LocalServer:
         await asyncio.to_thread(renderer.sweep_stale)
         for job in await asyncio.to_thread(store.load):
             runner.start(job)  # unfinished in an earlier process: render again
-        self._runner = web.AppRunner(build_app(self._ctx), access_log=None)
+        self._runner = EnvelopeRunner(build_app(self._ctx), access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._requested_port, backlog=1024)
         await site.start()

@@ -106,7 +106,7 @@ def test_unknown_variant_is_400_naming_the_allowed_ones(client: openai.OpenAI, c
 
 @pytest.mark.parametrize(
     ("query", "param"),
-    [({"limit": 0}, "limit"), ({"limit": 101}, "limit"), ({"order": "up"}, "order"),
+    [({"limit": -1}, "limit"), ({"limit": 101}, "limit"), ({"order": "up"}, "order"),
      ({"after": "video_nope"}, "after")],
 )
 def test_bad_list_queries_are_400(client: openai.OpenAI, query: dict[str, Any],
@@ -167,8 +167,11 @@ def test_extension_seconds_and_video_reference_are_checked(
         client.videos.extend(prompt="on", seconds="7", **by_id(clip.id))  # type: ignore[arg-type]
     assert err.value.param == "seconds" and "'16', '20'" in err.value.message
     with pytest.raises(openai.BadRequestError) as err:
-        client.videos.edit(prompt="on", video=b"raw mp4 bytes")
-    assert err.value.param == "video" and "video={'id'" in err.value.message
+        client.videos.edit(prompt="on", video=b"raw mp4 bytes")  # an upload, not a video
+    assert (err.value.param, err.value.code) == ("video", "invalid_video")
+    with pytest.raises(openai.BadRequestError) as err:
+        client.videos.edit(prompt="on", **by_id(""))
+    assert err.value.param == "video" and "{'id': 'video_...'}" in err.value.message
     with pytest.raises(openai.BadRequestError) as err:
         client.videos.edit(prompt="on", video=openai.omit)  # type: ignore[arg-type]
     assert (err.value.param, err.value.code) == ("video", "missing_required_parameter")
