@@ -68,6 +68,18 @@ class SharedBackend:
         """True if this process runs the server (and stops it in ``stop()``)."""
         return self.server is not None
 
+    @property
+    def running(self) -> bool:
+        """True while it serves: one started here until ``stop()``; another process's while
+        its discovery file still names it (``embedded_server()`` starts a new one else)."""
+        if self.server is not None:
+            return bool(self.server.running)
+        try:
+            info = json.loads((self.data_dir / DISCOVERY_FILE).read_text("utf-8"))
+        except (OSError, ValueError):
+            return False
+        return isinstance(info, dict) and info.get("base_url") == self.base_url
+
     def __repr__(self) -> str:
         how = "started here" if self.started else "shared"
         return f"<SharedBackend {self.base_url} {how}>"
