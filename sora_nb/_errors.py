@@ -36,7 +36,9 @@ __all__ = [
     "SoraParameterError",
     "SoraProtocolError",
     "SoraTimeout",
+    "from_sdk",
     "redact",
+    "register_secret",
 ]
 
 _SECRETS: set[str] = set()
@@ -76,6 +78,7 @@ class SoraError(Exception):
 
     @property
     def message(self) -> str:
+        """The error's text (without the class name)."""
         return str(self.args[0]) if self.args else ""
 
 
@@ -182,6 +185,8 @@ class SoraAudioError(SoraMediaError):
 
 def from_sdk(exc: BaseException) -> SoraError:
     """Translate an ``openai`` SDK exception into the matching ``SoraError`` (key-free)."""
+    # Deferred: this leaf module is imported by the local server's render workers too,
+    # which never need the SDK.
     import openai
 
     if isinstance(exc, SoraError):

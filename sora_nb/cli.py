@@ -11,10 +11,18 @@ import sys
 import threading
 from pathlib import Path
 
+from . import _config
+from ._api import get_sora_video_status
+from ._errors import SoraError
+from ._job import SoraJob
+from ._params import DEFAULT_MODEL
+from ._store import history
+
 __all__ = ["main"]
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the ``sora-nb`` command with ``argv`` (default: the process's); return the exit code."""
     parser = argparse.ArgumentParser(prog="sora-nb", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -31,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
 
     gen = sub.add_parser("generate", help="generate one video and save it")
     gen.add_argument("prompt")
-    gen.add_argument("--model", default="sora-2")
+    gen.add_argument("--model", default=DEFAULT_MODEL)
     gen.add_argument("--seconds", default="8")
     gen.add_argument("--size", default=None)
     gen.add_argument("--no-enhance", action="store_true", help="send the prompt as written")
@@ -52,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from . import _config, local
+    # deferred: aiohttp and the render workers, for `serve` only
+    from . import local
     from .local._shared import write_private
 
     key = os.environ.get("SORA_NB_LOCAL_API_KEY") or f"sora-local-{secrets.token_urlsafe(18)}"
@@ -80,13 +89,10 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from ._errors import SoraError
-    from ._job import SoraJob
-
     try:
         job = SoraJob(args.prompt, model=args.model, seconds=args.seconds, size=args.size,
                       enhance=not args.no_enhance)
-        print(f"{job.id}: {job.model} {job.size} {job.seconds}s on {job.backend}",
+        print(f"{job.id}: {job.model} {job.size} {job.seconds}s on {job.backend.label}",
               file=sys.stderr)
         job.wait(progress=True)
         path = job.download("video", args.out) if args.out else job.download("video")
@@ -98,8 +104,6 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _list() -> int:
-    from ._store import history
-
     for entry in history():
         prompt = entry.original_prompt.replace("\n", " ")
         prompt = prompt if len(prompt) <= 50 else prompt[:49] + "…"
@@ -109,9 +113,6 @@ def _list() -> int:
 
 
 def _status(video_id: str) -> int:
-    from ._errors import SoraError
-    from .api import get_sora_video_status
-
     try:
         status = get_sora_video_status(video_id)
     except SoraError as exc:

@@ -56,6 +56,7 @@ class FakeTime:
         return PollPolicy(clock=self.clock, sleep=self.sleep, seed=1, **kwargs)  # type: ignore[arg-type]
 
 
+@pytest.mark.slow
 @pytest.mark.server(job_seconds=0.6, poll_after_ms=250)
 def test_poller_obeys_the_servers_poll_after_on_every_response(
     fresh_server: LocalServer,
@@ -72,6 +73,7 @@ def test_poller_obeys_the_servers_poll_after_on_every_response(
 
 @pytest.mark.server(job_seconds=0.6, faults=FaultConfig(rate_limit_rate=0.5, retry_after=3.0,
                                                          seed=5))
+@pytest.mark.slow
 def test_rate_limits_wait_retry_after_and_the_job_still_completes(
     fresh_server: LocalServer,
 ) -> None:
@@ -87,6 +89,7 @@ def test_rate_limits_wait_retry_after_and_the_job_still_completes(
 
 @pytest.mark.server(job_seconds=0.6, faults=FaultConfig(server_error_rate=0.3, drop_rate=0.2,
                                                          seed=11))
+@pytest.mark.slow
 def test_transient_faults_are_retried_and_every_job_completes(
     fresh_server: LocalServer,
 ) -> None:
@@ -113,7 +116,7 @@ def _list_ids(server: LocalServer) -> list:  # type: ignore[type-arg]
 @pytest.mark.server(job_seconds=30.0, poll_after_ms=250)
 def test_deadline_stops_polling_and_resume_continues(fresh_server: LocalServer) -> None:
     fake = FakeTime()
-    snb.configure(poll=fake.policy(deadline=1.0))
+    snb.configure(poll=fake.policy(max_wait=1.0))
     job = snb.SoraJob("Longer than the deadline", seconds=4, cache=False)
     with pytest.raises(snb.SoraTimeout) as info:
         job.wait()

@@ -29,18 +29,10 @@ from IPython.utils.capture import capture_output
 from PIL import Image
 
 import sora_nb as snb
+from sora_nb._scrubber import SpriteScrubber, sprite_grid
+from sora_nb._show import _wait_with_html_card, job_mimebundle, show_job
 from sora_nb._types import JobError, JobSnapshot
-from sora_nb._widget import (
-    BAR_STYLES,
-    WIDGET_VIEW,
-    CardView,
-    JobCard,
-    SpriteScrubber,
-    _wait_with_html_card,
-    job_mimebundle,
-    show_job,
-    sprite_grid,
-)
+from sora_nb._widget import BAR_STYLES, WIDGET_VIEW, CardView, JobCard
 from sora_nb.local import MODERATION_MARKER, LocalServer
 
 Sent = tuple[str, str, dict[str, Any], float]  # comm id, msg type, data, monotonic time
@@ -168,6 +160,7 @@ def wait_for_media(card: JobCard, kind: type[w.Widget]) -> w.Widget:
     return next(c for c in card.media.children if isinstance(c, kind))
 
 
+@pytest.mark.slow
 def test_lifecycle_on_a_real_job(local: LocalServer,
                                  sent: list[Sent]) -> None:
     job = snb.SoraJob(PROMPT, seconds=4, cache=False)
@@ -196,6 +189,7 @@ def test_lifecycle_on_a_real_job(local: LocalServer,
     assert card.flushes < len(snapshots)
 
 
+@pytest.mark.slow
 def test_card_shows_thumbnail_first_and_a_hint_for_large_videos(local: LocalServer) -> None:
     job = snb.SoraJob(PROMPT, seconds=4, cache=False)
     card = JobCard(job, video_limit=10)  # every real video is "too large" here

@@ -9,7 +9,7 @@ from pathlib import Path
 import openai
 import pytest
 
-from sora_nb._media import stream_download
+from sora_nb._download import stream_download
 from sora_nb.local import MODERATION_MARKER, start
 
 from ._proxy import ProxyFaults, lossy_proxy

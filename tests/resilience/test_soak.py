@@ -81,11 +81,11 @@ def _reference_digests(server: LocalServer, jobs: list[snb.SoraJob]) -> dict[str
 
 async def _run(n: int) -> tuple[list[snb.SoraJob], list[Path | BaseException]]:
     jobs = await asyncio.gather(*(
-        snb.SoraJob.acreate(PROMPTS[i % len(PROMPTS)], seconds=4, size="720x1280",
+        snb.SoraJob.async_create(PROMPTS[i % len(PROMPTS)], seconds=4, size="720x1280",
                             enhance=False, cache=False)
         for i in range(n)
     ))
-    results = await asyncio.gather(*(job.adownload() for job in jobs), return_exceptions=True)
+    results = await asyncio.gather(*(job.async_download() for job in jobs), return_exceptions=True)
     return list(jobs), list(results)
 
 
