@@ -294,6 +294,7 @@ def gallery(limit: int = 24, *, backend: bool = True) -> Gallery:
     (jobs made elsewhere, and fresher statuses). An unreachable backend is skipped."""
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise SoraParameterError("limit", limit, "a positive int (number of jobs to show)")
-    entries = backend_history(history(), limit) if backend else history()
+    journal = history(limit=limit)  # indexed: one page, however long the journal
+    entries = backend_history(journal, limit) if backend else journal
     return Gallery(entries[:limit])
 

@@ -13,9 +13,11 @@ from openai.types import Video
 
 from ._config import resolve_backend, settings
 from ._errors import SoraError
+from ._ids import id_problem
 from ._runtime import runtime
 from ._store import HistoryEntry
 from ._videos import list_videos
+from ._wire import entry_from_video, field, progress_of, status_of
 
 __all__ = ["backend_history"]
 
@@ -33,17 +35,18 @@ def backend_history(journal: list[HistoryEntry], limit: int) -> list[HistoryEntr
     except SoraError as exc:
         log.warning("sora_nb: the backend's list is unavailable (%s)", exc)
         return journal
-    by_id = {e.id: e for e in journal}
+    # entries without an id (a create whose answer never came) are kept as they are
+    by_id = {e.id: e for e in journal if e.id}
     for v in videos:
+        if id_problem(field(v, "id")) is not None:
+            log.warning("sora_nb: the backend listed a job with an unusable id; skipped")
+            continue
         known = by_id.get(v.id)
         if known is not None:
-            by_id[v.id] = replace(known, status=v.status, progress=int(v.progress or 0))
+            by_id[v.id] = replace(known, status=status_of(v.status),
+                                  progress=progress_of(v.progress) or 0)
         else:
-            by_id[v.id] = HistoryEntry(
-                id=v.id, prompt=v.prompt or "", original_prompt=v.prompt or "",
-                model=str(v.model), seconds=int(v.seconds), size=str(v.size),
-                backend=backend.identity, created_at=float(v.created_at), status=v.status,
-                progress=int(v.progress or 0), remixed_from=v.remixed_from_video_id,
-                kind="listed",
-            )
-    return sorted(by_id.values(), key=lambda e: e.created_at, reverse=True)
+            by_id[v.id] = entry_from_video(v, video_id=v.id, backend=backend.identity,
+                                           original_prompt=None, kind="listed")
+    merged = [*by_id.values(), *(e for e in journal if not e.id)]
+    return sorted(merged, key=lambda e: e.created_at, reverse=True)

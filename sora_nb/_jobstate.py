@@ -17,6 +17,7 @@ from openai.types import Video
 
 from ._config import Backend
 from ._types import TERMINAL, JobError, JobSnapshot, PollState, Status
+from ._wire import error_of, progress_of, seconds_of, text_of, time_of
 
 __all__ = ["JobState", "Observer", "remaining_seconds"]
 
@@ -43,9 +44,9 @@ class JobState:
         self._notify = threading.RLock()
         self._observers: list[Observer] = []
         self._video = video
-        self._created = float(video.created_at) if from_cache else time.time()
+        self._created = (time_of(video.created_at) or time.time()) if from_cache else time.time()
         self._finished: float | None = (
-            float(video.completed_at or time.time()) if video.status in TERMINAL else None
+            (time_of(video.completed_at) or time.time()) if video.status in TERMINAL else None
         )
         self._poll_state: PollState = "active"
         self._note: str | None = None
@@ -65,35 +66,37 @@ class JobState:
     @property
     def progress(self) -> int:
         """Percent done, 0 to 100 (100 once completed)."""
-        return 100 if self._video.status == "completed" else int(self._video.progress or 0)
+        if self._video.status == "completed":
+            return 100
+        return progress_of(self._video.progress) or 0  # null or odd: 0, never an error
 
     @property
     def error(self) -> JobError | None:
         """The server's code and message for a failed job; ``None`` otherwise."""
-        err = self._video.error
-        if err is None and self._video.status != "failed":
+        code, message = error_of(self._video)
+        if code is None and message is None and self._video.status != "failed":
             return None
-        return JobError(err.code if err else "unknown_error", err.message if err else "")
+        return JobError(code or "unknown_error", message or "")
 
     @property
     def prompt(self) -> str:
         """The prompt sent to the backend (after prompt enhancement)."""
-        return self._video.prompt or self.original_prompt
+        return text_of(self._video.prompt) or self.original_prompt
 
     @property
     def model(self) -> str:
         """The model the backend renders with, e.g. ``sora-2``."""
-        return str(self._video.model)
+        return text_of(self._video.model)
 
     @property
     def size(self) -> str:
         """The resolution, ``"WIDTHxHEIGHT"``."""
-        return str(self._video.size)
+        return text_of(self._video.size)
 
     @property
     def seconds(self) -> int:
         """The video's length in seconds."""
-        return int(self._video.seconds)
+        return seconds_of(self._video.seconds)  # "4.0" from some servers: 4
 
     @property
     def backend(self) -> Backend:
@@ -103,7 +106,7 @@ class JobState:
     @property
     def created_at(self) -> float:
         """When the backend created the job (Unix time)."""
-        return float(self._video.created_at)
+        return time_of(self._video.created_at) or self._created
 
     @property
     def elapsed(self) -> float:
@@ -139,9 +142,10 @@ class JobState:
         )
 
     def __repr__(self) -> str:
-        if "_video" not in self.__dict__:  # half-built (its create failed): still printable
-            return f"<{type(self).__name__} {self.__dict__.get('id', '(not created)')}>"
-        return f"<{type(self).__name__} {self.id} {self.status} {self.progress}%>"
+        try:
+            return f"<{type(self).__name__} {self.id} {self.status} {self.progress}%>"
+        except Exception:  # half-built (its create failed or is under way): still a repr
+            return f"<{type(self).__name__} (not created)>"
 
     # -- observers --------------------------------------------------------------------
 
@@ -191,7 +195,7 @@ class JobState:
         with self._lock:
             if video is not None:
                 if self._rate is None and video.status == "in_progress":
-                    self._rate = (time.time(), int(video.progress or 0))
+                    self._rate = (time.time(), progress_of(video.progress) or 0)
                 self._video = video
                 if video.status in TERMINAL and self._finished is None:
                     self._finished = time.time()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Literal, TypeVar
@@ -19,12 +18,16 @@ from openai.types.video_edit_params import VideoVideoReferenceInputParam
 
 from . import _store
 from ._config import Backend
+from ._create import PendingCreate, journaled_create
 from ._download import stream_download
 from ._errors import from_sdk
+from ._ids import check_server_id
+from ._journal import NOT_REUSABLE
 from ._params import VideoParams
 from ._poller import PollPolicy, TransientFailure, with_retries
 from ._runtime import runtime
 from ._types import Variant
+from ._wire import entry_from_video, status_of, time_of
 
 __all__ = [
     "DeriveKind",
@@ -56,10 +59,6 @@ async def sdk_call(call: Callable[[], Awaitable[T]], policy: PollPolicy) -> T:
         raise from_sdk(exc) from None
 
 
-def _idempotency() -> dict[str, str]:
-    return {"Idempotency-Key": f"sora-nb-{uuid.uuid4().hex}"}
-
-
 async def find_reusable(backend: Backend, cache_key: str, policy: PollPolicy
                         ) -> tuple[_store.HistoryEntry, Video] | None:
     """The newest journaled job made from an identical request and the backend's current
@@ -75,36 +74,44 @@ async def find_reusable(backend: Backend, cache_key: str, policy: PollPolicy
         return None
     except openai.APIError as exc:
         raise from_sdk(exc) from None
-    expired = video.expires_at is not None and video.expires_at <= time.time()
-    return None if video.status == "failed" or expired else (entry, video)
+    if check_server_id(video.id, server=backend.label) != entry.id:
+        return None  # the server answered for another job: do not reuse it
+    expires = time_of(video.expires_at)
+    expired = expires is not None and expires <= time.time()
+    return None if status_of(video.status) in NOT_REUSABLE or expired else (entry, video)
 
 
 async def create_video(backend: Backend, params: VideoParams, cache_key: str,
                        policy: PollPolicy) -> Video:
-    """Create a job and journal it before anything else: a paid-for generation is never
-    lost. One idempotency key for every retry, so a retried create makes one job."""
+    """Create a job, journaled before it is sent (``pending``) and completed with its id:
+    a paid-for generation is never lost. One idempotency key for every attempt; retried
+    only when that cannot make a second job (``_create.send_create``); an ambiguous failure
+    raises ``SoraOutcomeUnknown`` and leaves the entry as ``unknown``."""
     client = runtime.client(backend)
-    headers = _idempotency()
     kwargs = params.create_kwargs()
-
-    async def create_and_journal() -> Video:
-        video = await sdk_call(
-            lambda: client.videos.create(**kwargs, extra_headers=headers), policy
-        )
-        journal_created(video, backend, params.original_prompt, "create", cache_key)
-        return video
-
+    request: dict[str, object] = {k: v for k, v in kwargs.items() if k != "input_reference"}
+    if params.reference is not None:
+        request["input_reference"] = {"filename": params.reference.filename,
+                                      "sha256": params.reference.sha256}
+    pending = PendingCreate(
+        prompt=params.prompt, original_prompt=params.original_prompt, model=params.model,
+        seconds=params.seconds, size=params.size, kind="create", cache_key=cache_key,
+        request=request,
+    )
     # Shielded: an interrupt (Ctrl-C in a cell) cannot stop a create half-way, after the
     # server accepted it but before the journal has it.
-    return await asyncio.shield(create_and_journal())
+    video, _ = await asyncio.shield(journaled_create(
+        backend, pending,
+        lambda: client.videos.create(**kwargs, extra_headers=pending.headers), policy))
+    return video
 
 
 async def derive_video(backend: Backend, source_id: str, kind: DeriveKind, sent: str,
                        original: str, seconds: int | None, policy: PollPolicy) -> Video:
     """Remix, extend or edit ``source_id`` with the prompt ``sent`` (``original`` is what
-    the user wrote); the new job is journaled with its lineage."""
+    the user wrote); journaled like a create, with its lineage taken from here (not from
+    a field a gateway may rewrite)."""
     client = runtime.client(backend)
-    headers = _idempotency()
     source: VideoVideoReferenceInputParam = {"id": source_id}
     # The SDK's videos.edit()/extend() reject a {"id": ...} video reference (openai 3.57
     # treats the field as a file upload only), so those two go as JSON through the same
@@ -113,21 +120,27 @@ async def derive_video(backend: Backend, source_id: str, kind: DeriveKind, sent:
     if seconds is not None:
         body["seconds"] = str(seconds)
     path = _JSON_PATHS.get(kind)
+    pending = PendingCreate(
+        prompt=sent, original_prompt=original, model="", seconds=seconds or 0, size="",
+        kind=kind, remixed_from=source_id, request={"kind": kind, **body},
+    )
 
     def call() -> Awaitable[Video]:
         if path is None:
-            return client.videos.remix(source_id, prompt=sent, extra_headers=headers)
-        return client.post(path, cast_to=Video, body=body, options={"headers": headers})
+            return client.videos.remix(source_id, prompt=sent, extra_headers=pending.headers)
+        return client.post(path, cast_to=Video, body=body,
+                           options={"headers": pending.headers})
 
-    video = await sdk_call(call, policy)
-    journal_created(video, backend, original, kind, None, remixed_from=source_id)
+    video, _ = await asyncio.shield(journaled_create(backend, pending, call, policy))
     return video
 
 
 async def retrieve_video(backend: Backend, video_id: str, policy: PollPolicy) -> Video:
-    """The backend's current ``Video`` for ``video_id``."""
+    """The backend's current ``Video`` for ``video_id`` (whose id must be usable)."""
     client = runtime.client(backend)
-    return await sdk_call(lambda: client.videos.retrieve(video_id), policy)
+    video = await sdk_call(lambda: client.videos.retrieve(video_id), policy)
+    check_server_id(video.id, server=backend.label)
+    return video
 
 
 async def retrieve_with_headers(backend: Backend, video_id: str) -> tuple[Video, object]:
@@ -162,14 +175,11 @@ async def download_asset(backend: Backend, video_id: str, variant: Variant,
     return await sdk_call(lambda: stream_download(client, video_id, variant, target), policy)
 
 
-def journal_created(video: Video, backend: Backend, original_prompt: str, kind: str,
+def journal_created(video: Video, backend: Backend, original_prompt: str | None, kind: str,
                     cache_key: str | None, remixed_from: str | None = None) -> None:
-    """Journal a job this process created or first saw (``kind``: create, remix, extend,
-    edit or attached)."""
-    _store.record_created(_store.HistoryEntry(
-        id=video.id, prompt=video.prompt or original_prompt, original_prompt=original_prompt,
-        model=str(video.model), seconds=int(video.seconds), size=str(video.size),
-        backend=backend.identity, created_at=time.time(), status=video.status,
-        progress=int(video.progress or 0), remixed_from=remixed_from or
-        video.remixed_from_video_id, kind=kind, cache_key=cache_key,
+    """Journal a job this process first saw by id (``kind`` ``attached``), reading the
+    server's answer leniently; ``video.id`` must have passed ``check_server_id``."""
+    _store.record_created(entry_from_video(
+        video, video_id=video.id, backend=backend.identity, original_prompt=original_prompt,
+        kind=kind, cache_key=cache_key, remixed_from=remixed_from, created_at=time.time(),
     ))
