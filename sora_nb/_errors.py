@@ -99,6 +99,12 @@ class SoraParameterError(SoraError, ValueError):
         self.param = param
         self.value = value
         self.allowed = allowed
+        self.detail = detail
+
+    def renamed(self, param: str) -> SoraParameterError:
+        """The same error naming ``param``: for an entry point whose parameter has another
+        name than the one it is passed on to (``duration`` -> ``seconds``)."""
+        return SoraParameterError(param, self.value, self.allowed, detail=self.detail)
 
 
 class SoraConfigError(SoraError):
