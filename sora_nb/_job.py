@@ -439,5 +439,13 @@ def _check_target(path: object) -> None:
         return
     if not isinstance(path, (str, os.PathLike)):
         raise SoraParameterError("path", path, allowed_paths)
-    if not str(os.fspath(path)).strip():
+    try:
+        text = os.fspath(path)
+    except Exception:  # an os.PathLike whose __fspath__ fails
+        raise SoraParameterError("path", path, allowed_paths) from None
+    if not isinstance(text, str):
+        raise SoraParameterError("path", path, allowed_paths, detail="a str path")
+    if not text.strip():
         raise SoraParameterError("path", path, allowed_paths, detail="it is empty")
+    if "\x00" in text:
+        raise SoraParameterError("path", path, allowed_paths, detail="it holds a NUL")
