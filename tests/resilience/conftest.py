@@ -41,8 +41,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: Any) -> None:
     complete = all(LEDGER.complete(suite) for suite in SUITES)
-    if _failed or not complete:
-        return
+    if _failed or not complete or exitstatus != 0:
+        return  # only a run where everything passed may say what held
     force = os.environ.get("SORA_NB_RELIABILITY_REFRESH") == "1"
     checks = []
     recorder = sys.modules.get("reliability")  # tests/reliability.py, if a test used it

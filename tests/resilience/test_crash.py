@@ -80,15 +80,18 @@ def _spawn(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-def _kill_when(proc: subprocess.Popen[str], ready: object, media: Path | None = None) -> str:
+def _kill_when(proc: subprocess.Popen[str], ready: object,
+               media: Path | None = None) -> tuple[str, str]:
     """Read the child's lines until ``ready(line)`` says so (and, with ``media``, until a
-    temp file is being written there); then SIGKILL it. Returns the job id."""
+    temp file is being written there); then SIGKILL it. Returns the job id and the moment
+    (the child's last line, and the temp file's size)."""
     assert proc.stdout is not None
-    video_id = ""
+    video_id = moment = ""
     for line in proc.stdout:
         if line.startswith("created "):
             video_id = line.split()[1]
         if callable(ready) and ready(line):
+            moment = line.split(" video_")[0].strip()
             break
     else:
         _, err = proc.communicate(timeout=30)
@@ -96,14 +99,15 @@ def _kill_when(proc: subprocess.Popen[str], ready: object, media: Path | None = 
     if media is not None:
         folder = media / video_id
         deadline = time.monotonic() + 60
-        while not [p for p in folder.glob(".*") if p.stat().st_size > 0]:
+        while not (partial := [p for p in folder.glob(".*") if p.stat().st_size > 0]):
             assert time.monotonic() < deadline, "no download in progress to interrupt"
             assert proc.poll() is None, "the child finished before it could be killed"
             time.sleep(0.02)
+        moment += f", temp file at {partial[0].stat().st_size:,} B"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL
-    return video_id
+    return video_id, moment
 
 
 def _resume(env: dict[str, str], video_id: str) -> Path:
@@ -135,7 +139,7 @@ def test_kill_9_loses_nothing(
     proc = _spawn(env, mode)
     try:
         media = cache / "media" if mode == "mid_download" else None
-        video_id = _kill_when(proc, MODES[mode], media)
+        video_id, moment = _kill_when(proc, MODES[mode], media)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -143,6 +147,7 @@ def test_kill_9_loses_nothing(
     assert video_id.startswith("video_")
     # The dead process's job is in the journal, read by this (third) process.
     assert video_id in {entry.id for entry in snb.history(include_deleted=True)}
+    left = len(temp_files(cache))
     path = _resume(env, video_id)
     assert path.is_relative_to(cache)
     info = probe(path, decode=True)
@@ -152,4 +157,5 @@ def test_kill_9_loses_nothing(
         "crash", f"SIGKILL {WHEN[mode]}", "once per run",
         "the id was in the journal; attach + download in a new process gave a decodable "
         "MP4; no temp file left",
+        f"killed at '{moment}'; {left} temp file(s) left by the dead process, swept",
     )

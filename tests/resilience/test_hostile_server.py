@@ -284,8 +284,9 @@ def test_hostile_ledger(ledger: Ledger) -> None:
     assert _counts["scenarios"] == len(SCENARIOS)
     ledger.record(
         "hostile", "a Videos API server answering with traversal ids (../../victim, /abs, "
-        "NUL, .., 10 kB), markup in every text field, off-spec fields (seconds '4.0', "
-        "progress null/-5/500, unknown status) and 8 MB fields",
+        "NUL, .., 10 kB), no id or a number, an HTML page instead of JSON, markup in every "
+        "text field, off-spec fields (seconds '4.0'/'four', progress null/-5/500, unknown "
+        "status) and 8 MB fields",
         f"{len(SCENARIOS)} scenarios, each through create, attach, wait, download (cache and "
         "a folder), repr, card, gallery, status and delete",
         "nothing written, changed or deleted outside the cache dir; only typed errors; "
