@@ -5,10 +5,11 @@ semantics), each with an ``async_`` twin; plus a progress stream. Re-exported by
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Iterator
 from typing import TypedDict
 
-from ._errors import SoraError, SoraJobFailed
+from ._errors import SoraError, SoraJobFailed, SoraParameterError
 from ._job import SoraJob
 from ._params import DEFAULT_MODEL
 from ._types import AudioInput, JobSnapshot, Status, Variant
@@ -44,14 +45,31 @@ def generate_video_with_sora(script: str, model: str = DEFAULT_MODEL, duration: 
     """Start a Sora job for ``script`` and return its id at once (the job is journaled
     and polled in the background). ``duration`` is rounded to 4, 8 or 12 seconds; technical
     scripts get prompt enhancement and 16:9 framing, as in the original TypeScript module."""
-    return SoraJob(script, model=model, seconds=duration).id
+    with _seed_names():
+        return SoraJob(script, model=model, seconds=duration).id
 
 
 async def async_generate_video_with_sora(
     script: str, model: str = DEFAULT_MODEL, duration: float = 8
 ) -> str:
     """The async twin of ``generate_video_with_sora``."""
-    return (await SoraJob.async_create(script, model=model, seconds=duration)).id
+    with _seed_names():
+        return (await SoraJob.async_create(script, model=model, seconds=duration)).id
+
+
+#: These functions keep the original module's parameter names; SoraJob's errors name its
+#: own, so they are renamed on the way out (a user who typed ``duration=`` reads ``duration``).
+_SEED_NAMES = {"prompt": "script", "seconds": "duration"}
+
+
+@contextlib.contextmanager
+def _seed_names() -> Iterator[None]:
+    try:
+        yield
+    except SoraParameterError as exc:
+        if exc.param not in _SEED_NAMES:
+            raise
+        raise exc.renamed(_SEED_NAMES[exc.param]) from None
 
 
 def get_sora_video_status(video_id: str) -> SoraVideoStatus:
@@ -109,7 +127,8 @@ def generate_and_download_sora_video(
     """Generate, wait (at most 10 minutes) and return the MP4 bytes. With ``audio`` (a
     path, the bytes of an audio file, ``(samples, rate)`` or a moviepy clip) the track
     replaces Sora's soundtrack, fitted to the video's length (see ``merge_audio``)."""
-    job = SoraJob(script, model=model, seconds=duration)
+    with _seed_names():
+        job = SoraJob(script, model=model, seconds=duration)
     job.wait(timeout=GENERATE_TIMEOUT)
     if audio is None:
         return job.read_bytes("video")
@@ -123,7 +142,8 @@ async def async_generate_and_download_sora_video(
     duration: float = 8,
 ) -> bytes:
     """The async twin of ``generate_and_download_sora_video``."""
-    job = await SoraJob.async_create(script, model=model, seconds=duration)
+    with _seed_names():
+        job = await SoraJob.async_create(script, model=model, seconds=duration)
     await job.async_wait(timeout=GENERATE_TIMEOUT)
     if audio is None:
         return await job.async_read_bytes("video")

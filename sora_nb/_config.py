@@ -101,8 +101,24 @@ def configure(
     every earlier ``configure()`` (e.g. to go back to the embedded backend).
     ``idempotent=True`` says the server honours ``Idempotency-Key``, so that creates may
     be retried after ambiguous failures (default: only for sora_nb's local backend)."""
+    # Everything is checked before anything changes: a bad call leaves the settings as
+    # they were.
     if backend is not None and backend not in ("local", "openai"):
         raise SoraParameterError("backend", backend, "'local' or 'openai'")
+    if base_url is not None and not _is_http_url(base_url):
+        raise SoraParameterError("base_url", base_url, "an http:// or https:// URL, or None")
+    if api_key is not None and (not isinstance(api_key, str) or not api_key.strip()):
+        # the value itself is never shown: it may be a key with a typo
+        raise SoraParameterError("api_key", "<hidden>", "a non-empty string, or None")
+    folder = _folder("cache_dir", cache_dir) if cache_dir is not None else None
+    for name, flag in (("allow_custom_models", allow_custom_models),
+                       ("idempotent", idempotent)):
+        if flag is not None and not isinstance(flag, bool):
+            raise SoraParameterError(name, flag, "True, False or None")
+    if poll is not None and not isinstance(poll, PollPolicy):
+        raise SoraParameterError("poll", poll, "a sora_nb.PollPolicy or None")
+    if not isinstance(reset, bool):
+        raise SoraParameterError("reset", reset, "True or False")
     if reset:
         reset_settings()
     if backend is not None:
@@ -112,16 +128,38 @@ def configure(
     if api_key is not None:
         register_secret(api_key)
         settings.api_key = api_key
-    if cache_dir is not None:
-        settings.cache_dir = Path(cache_dir).expanduser()
+    if folder is not None:
+        settings.cache_dir = folder
     if allow_custom_models is not None:
         settings.allow_custom_models = allow_custom_models
     if idempotent is not None:
-        if not isinstance(idempotent, bool):
-            raise SoraParameterError("idempotent", idempotent, "True, False or None")
         settings.idempotent = idempotent
     if poll is not None:
         settings.poll = poll
+
+
+def _is_http_url(value: object) -> bool:
+    if not isinstance(value, str) or any(c.isspace() or c == "\x00" for c in value):
+        return False
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def _folder(param: str, value: object) -> Path:
+    """``value`` as a folder path (``~`` expanded), or a SoraParameterError naming ``param``."""
+    allowed = "a folder path (str or os.PathLike), or None"
+    if not isinstance(value, (str, os.PathLike)):
+        raise SoraParameterError(param, value, allowed)
+    try:
+        text = os.fspath(value)
+    except Exception:
+        raise SoraParameterError(param, value, allowed) from None
+    if not isinstance(text, str) or not text.strip() or "\x00" in text:
+        raise SoraParameterError(param, value, allowed)
+    return Path(text).expanduser()
 
 
 def reset_settings() -> None:

@@ -22,21 +22,24 @@ async def stream_download(
 ) -> Path:
     """Download ``variant`` of ``video_id`` to ``target`` (atomic; checks Content-Length)."""
     with atomic_path(target) as tmp:
-        async with client.videos.with_streaming_response.download_content(
+        stream = client.videos.with_streaming_response.download_content(
             video_id, variant=variant
-        ) as response:
-            # Content-Length counts encoded bytes: compare only an unencoded body.
-            encoded = response.headers.get("content-encoding", "identity") != "identity"
-            expected = None if encoded else response.headers.get("content-length")
-            written = 0
-            try:
+        )
+        try:
+            async with stream as response:
+                # Content-Length counts encoded bytes: compare only an unencoded body.
+                encoded = response.headers.get("content-encoding", "identity") != "identity"
+                expected = None if encoded else response.headers.get("content-length")
+                written = 0
                 with tmp.open("wb") as fh:
                     async for chunk in response.iter_bytes(CHUNK):
                         fh.write(chunk)
                         written += len(chunk)
-            except httpx2.TransportError as exc:
-                # A connection dropped mid-body is an SDK connection error (retried).
-                raise openai.APIConnectionError(request=response.http_request) from exc
+        except httpx2.TransportError as exc:
+            # A connection dropped mid-body is an SDK connection error (retried). That holds
+            # for an error answer's body too, which the SDK reads itself on entering the
+            # stream and lets escape as a raw transport error.
+            raise openai.APIConnectionError(request=_request_of(exc, client)) from exc
         if expected is not None and int(expected) != written:
             raise SoraMediaError(
                 f"download of {variant} of {video_id} was cut short: "
@@ -45,3 +48,11 @@ async def stream_download(
         if written == 0:
             raise SoraMediaError(f"the backend sent an empty {variant} for {video_id}")
     return target
+
+
+def _request_of(exc: httpx2.TransportError, client: openai.AsyncOpenAI) -> httpx2.Request:
+    """The request a transport error belongs to (httpx raises if it was never set)."""
+    try:
+        return exc.request
+    except RuntimeError:
+        return httpx2.Request("GET", str(client.base_url))

@@ -58,11 +58,23 @@ def redact(text: str) -> str:
     return _KEY_PATTERN.sub("[redacted]", text)
 
 
+#: The longest message an error carries: server text is data of any size (a hostile or
+#: broken server may send megabytes), and an error is read by a person.
+MAX_MESSAGE_CHARS = 4000
+
+
+def clip(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """``text`` cut to ``limit`` characters, saying how much was cut."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... [{len(text) - limit:,} more characters cut]"
+
+
 class SoraError(Exception):
     """Base class of every error sora_nb raises."""
 
     def __init__(self, message: str) -> None:
-        super().__init__(redact(message))
+        super().__init__(clip(redact(message)))
 
     @property
     def message(self) -> str:
@@ -74,7 +86,10 @@ class SoraParameterError(SoraError, ValueError):
     """A parameter is invalid. Carries the parameter name, the value and what is allowed."""
 
     def __init__(self, param: str, value: Any, allowed: str, *, detail: str = "") -> None:
-        shown = repr(value)
+        try:
+            shown = repr(value)
+        except Exception:  # a hostile or half-built object: still a typed error
+            shown = f"<{type(value).__name__} object with a failing repr>"
         if len(shown) > 80:
             shown = shown[:77] + "..."
         text = f"{param}={shown} is not allowed: {allowed}"
@@ -84,6 +99,12 @@ class SoraParameterError(SoraError, ValueError):
         self.param = param
         self.value = value
         self.allowed = allowed
+        self.detail = detail
+
+    def renamed(self, param: str) -> SoraParameterError:
+        """The same error naming ``param``: for an entry point whose parameter has another
+        name than the one it is passed on to (``duration`` -> ``seconds``)."""
+        return SoraParameterError(param, self.value, self.allowed, detail=self.detail)
 
 
 class SoraConfigError(SoraError):

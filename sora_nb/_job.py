@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import math
 import os
 import shutil
+import threading
 import time
 import warnings
 import weakref
@@ -213,11 +215,14 @@ class SoraJob(JobState):
                 "job.wait() was called from the sora_nb runtime thread (inside a progress "
                 "callback?): it would block every job's polling; use `await job` there"
             )
+        limit = _check_timeout(timeout)
+        if progress is not None and not isinstance(progress, bool):
+            raise SoraParameterError("progress", progress, "None (automatic), True or False")
         bar = views.progress_bar(progress) if views.progress_bar is not None else None
         unsubscribe = self.on_progress(bar) if bar is not None else None
         started = time.monotonic()
         try:
-            if not self._settled.wait(timeout):
+            if not self._settled.wait(limit):
                 raise SoraTimeout(self, time.monotonic() - started)
         finally:
             if unsubscribe is not None and bar is not None:
@@ -227,6 +232,7 @@ class SoraJob(JobState):
 
     async def async_wait(self, timeout: float | None = None) -> SoraJob:
         """The async twin of ``wait``: ``await job.async_wait()`` or simply ``await job``."""
+        limit = _check_timeout(timeout)
         started = time.monotonic()
 
         async def settle() -> None:
@@ -234,7 +240,7 @@ class SoraJob(JobState):
                 pass
 
         try:
-            await asyncio.wait_for(settle(), timeout)
+            await asyncio.wait_for(settle(), limit)
         except asyncio.TimeoutError:
             raise SoraTimeout(self, time.monotonic() - started) from None
         return self._outcome(time.monotonic() - started)
@@ -414,6 +420,18 @@ def _prepare(prompt: str, options: JobOptions) -> tuple[VideoParams, Backend, bo
     return params, backend, cache
 
 
+def _check_timeout(timeout: object) -> float | None:
+    """``wait(timeout=...)``: ``None`` or seconds >= 0, as the float to wait with (``None``
+    for no limit, which is also what an infinite or an unrepresentably long one means)."""
+    if timeout is None:
+        return None
+    if (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+            or math.isnan(timeout) or timeout < 0):
+        raise SoraParameterError("timeout", timeout, "None (no limit) or seconds >= 0")
+    # threading's waits refuse anything past TIMEOUT_MAX (OverflowError): that is forever
+    return None if timeout >= threading.TIMEOUT_MAX else float(timeout)
+
+
 def _check_target(path: object) -> None:
     """``download(path=...)``: None, or a non-empty path (a file or an existing folder)."""
     allowed_paths = "None (the cache only), or a file or folder path"
@@ -421,5 +439,13 @@ def _check_target(path: object) -> None:
         return
     if not isinstance(path, (str, os.PathLike)):
         raise SoraParameterError("path", path, allowed_paths)
-    if not str(os.fspath(path)).strip():
+    try:
+        text = os.fspath(path)
+    except Exception:  # an os.PathLike whose __fspath__ fails
+        raise SoraParameterError("path", path, allowed_paths) from None
+    if not isinstance(text, str):
+        raise SoraParameterError("path", path, allowed_paths, detail="a str path")
+    if not text.strip():
         raise SoraParameterError("path", path, allowed_paths, detail="it is empty")
+    if "\x00" in text:
+        raise SoraParameterError("path", path, allowed_paths, detail="it holds a NUL")

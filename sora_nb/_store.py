@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ._config import cache_dir
+from ._errors import SoraParameterError
 from ._ids import inside, path_segment
 from ._journal import HistoryEntry, Journal, journal_at
 from ._types import Variant
@@ -76,6 +77,11 @@ def record_created(entry: HistoryEntry) -> None:
 def history(*, include_deleted: bool = False, limit: int | None = None) -> list[HistoryEntry]:
     """Every job journaled on this machine (any process), newest first; ``limit`` keeps
     the newest ones. Creates whose answer never came show as ``pending`` or ``unknown``."""
+    if not isinstance(include_deleted, bool):
+        raise SoraParameterError("include_deleted", include_deleted, "True or False")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
+                              or limit < 1):
+        raise SoraParameterError("limit", limit, "None (every job) or an int >= 1")
     return journal().history(include_deleted=include_deleted, limit=limit)
 
 

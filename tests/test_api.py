@@ -74,3 +74,18 @@ def test_async_twins(local: LocalServer) -> None:
     assert thumb[:4] == b"RIFF" and whole[4:8] == b"ftyp"
     assert updates[-1]["status"] == "completed" and updates[-1]["url"]
     assert [u["progress"] for u in updates] == sorted(u["progress"] for u in updates)
+
+
+@pytest.mark.parametrize(("kwargs", "param"), [
+    ({"script": "   "}, "script"),
+    ({"script": "A clock", "duration": "forever"}, "duration"),
+    ({"script": "A clock", "duration": -4}, "duration"),
+    ({"script": "A clock", "model": "sora-9"}, "model"),
+])
+def test_bad_input_names_the_functions_own_parameter(kwargs: dict[str, object],
+                                                     param: str) -> None:
+    with pytest.raises(snb.SoraParameterError, match=rf"^{param}=") as sync:
+        snb.generate_video_with_sora(**kwargs)  # type: ignore[arg-type]
+    with pytest.raises(snb.SoraParameterError, match=rf"^{param}=") as other:
+        asyncio.run(snb.async_generate_video_with_sora(**kwargs))  # type: ignore[arg-type]
+    assert sync.value.param == other.value.param == param

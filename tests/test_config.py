@@ -140,3 +140,28 @@ def test_a_stopped_embedded_server_is_started_again(tmp_path: Path) -> None:
         if _config._embedded is not None:
             _config._embedded.stop()
         _config._embedded = None
+
+
+@pytest.mark.parametrize(("kwargs", "param"), [
+    ({"base_url": "ftp://host/v1"}, "base_url"),
+    ({"base_url": 8000}, "base_url"),
+    ({"api_key": ""}, "api_key"),
+    ({"api_key": ["sk-x"]}, "api_key"),
+    ({"cache_dir": 3}, "cache_dir"),
+    ({"cache_dir": "a\x00b"}, "cache_dir"),
+    ({"allow_custom_models": "no"}, "allow_custom_models"),
+    ({"poll": "fast"}, "poll"),
+    ({"reset": 1}, "reset"),
+])
+def test_configure_refuses_bad_values_and_changes_nothing(
+    kwargs: dict[str, object], param: str, tmp_path: Path
+) -> None:
+    snb.configure(cache_dir=tmp_path, base_url="http://127.0.0.1:9/v1")
+    before = repr(_config.settings)
+    with pytest.raises(snb.SoraParameterError, match=rf"^{param}=") as info:
+        snb.configure(backend="openai", **kwargs)  # type: ignore[arg-type]
+    assert info.value.param == param
+    assert repr(_config.settings) == before
+    if param == "api_key":
+        assert "sk-x" not in str(info.value)
+    _config.reset_settings()

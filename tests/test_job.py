@@ -329,3 +329,16 @@ def test_a_reference_image_must_match_the_size_or_be_fitted(
     thumb = Image.open(job.download("thumbnail")).convert("RGB").resize((16, 9))
     r, g, b = (sum(c) / len(c) for c in zip(*thumb.getdata(), strict=True))
     assert r > g + 20 and r > b + 20
+
+
+def test_wait_refuses_a_bad_timeout_and_takes_an_infinite_one(local: LocalServer) -> None:
+    job = snb.SoraJob("A metronome", seconds=4, cache=False)
+    for bad in (-1, float("nan"), "10", True, [3]):
+        with pytest.raises(snb.SoraParameterError, match=r"^timeout="):
+            job.wait(timeout=bad)  # type: ignore[arg-type]
+        with pytest.raises(snb.SoraParameterError, match=r"^timeout="):
+            asyncio.run(job.async_wait(timeout=bad))  # type: ignore[arg-type]
+    with pytest.raises(snb.SoraParameterError, match=r"^progress="):
+        job.wait(progress="yes")  # type: ignore[arg-type]
+    assert job.wait(timeout=float("inf")) is job  # no limit, like None
+    assert job.wait(timeout=1e300) is job
