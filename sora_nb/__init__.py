@@ -15,18 +15,22 @@ from ._errors import (
     SoraAuthenticationError,
     SoraConfigError,
     SoraConnectionError,
+    SoraContentError,
     SoraError,
+    SoraJobCancelled,
+    SoraJobExpired,
     SoraJobFailed,
     SoraMediaError,
     SoraParameterError,
     SoraTimeout,
+    SoraUnsupported,
 )
 from ._job import SoraJob
 from ._params import SoraDurationWarning
 from ._poller import PollPolicy
 from ._prompt import enhance_prompt
 from ._store import HistoryEntry, history
-from ._types import TERMINAL, JobError, JobSnapshot
+from ._types import STATUSES, TERMINAL, JobError, JobSnapshot
 from .api import (
     SoraVideoStatus,
     adownload_sora_video_content,
@@ -46,6 +50,7 @@ if TYPE_CHECKING:
     from ._grid import CompareGrid, Gallery, compare, gallery
 
 __all__ = [
+    "STATUSES",
     "TERMINAL",
     "CompareGrid",
     "Gallery",
@@ -59,13 +64,17 @@ __all__ = [
     "SoraAuthenticationError",
     "SoraConfigError",
     "SoraConnectionError",
+    "SoraContentError",
     "SoraDurationWarning",
     "SoraError",
     "SoraJob",
+    "SoraJobCancelled",
+    "SoraJobExpired",
     "SoraJobFailed",
     "SoraMediaError",
     "SoraParameterError",
     "SoraTimeout",
+    "SoraUnsupported",
     "SoraVideoStatus",
     "adownload_sora_video_content",
     "agenerate_and_download_sora_video",

@@ -6,13 +6,14 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
 from ._errors import SoraConfigError, SoraParameterError, register_secret
 from ._poller import PollPolicy
+from ._profiles import ProfileName, check_profile, profile_for_url
 
 if TYPE_CHECKING:
     from .local import LocalServer
@@ -27,13 +28,14 @@ LOCAL_JOB_SECONDS = 3.0
 
 @dataclass(frozen=True)
 class Backend:
-    """Where requests go. ``identity`` names the backend for caching and never holds the key."""
+    """Where requests go. ``identity`` names the backend for caching and never holds the key;
+    ``profile`` says which rules requests to it follow (``sora`` or ``generic``)."""
 
     name: BackendName
     base_url: str
     api_key: str = field(repr=False)
     identity: str = ""
-    allow_custom_models: bool = False
+    profile: ProfileName = "sora"
 
     @property
     def label(self) -> str:
@@ -55,7 +57,7 @@ class Settings:
     base_url: str | None = None
     api_key: str | None = field(default=None, repr=False)
     cache_dir: Path | None = None
-    allow_custom_models: bool = False
+    profile: ProfileName | None = None
     poll: PollPolicy = field(default_factory=PollPolicy)
 
 
@@ -70,16 +72,19 @@ def configure(
     base_url: str | None = None,
     api_key: str | None = None,
     cache_dir: str | Path | None = None,
-    allow_custom_models: bool | None = None,
+    profile: ProfileName | None = None,
     poll: PollPolicy | None = None,
     reset: bool = False,
 ) -> None:
     """Set process-wide defaults. ``backend`` is ``"local"`` (the embedded server, or any
     server at ``base_url``) or ``"openai"`` (OpenAI or an OpenAI-compatible ``base_url``).
-    Arguments left as ``None`` keep their current value; ``reset=True`` first forgets
-    every earlier ``configure()`` (e.g. to go back to the embedded backend)."""
+    ``profile`` (``"sora"`` or ``"generic"``) names the rules requests follow; by default
+    it follows the backend: ``sora`` for OpenAI and the embedded backend, ``generic`` for
+    any other server. Arguments left as ``None`` keep their current value; ``reset=True``
+    first forgets every earlier ``configure()`` (e.g. to go back to the embedded backend)."""
     if backend is not None and backend not in ("local", "openai"):
         raise SoraParameterError("backend", backend, "'local' or 'openai'")
+    check_profile(profile)
     if reset:
         reset_settings()
     if backend is not None:
@@ -91,8 +96,8 @@ def configure(
         settings.api_key = api_key
     if cache_dir is not None:
         settings.cache_dir = Path(cache_dir).expanduser()
-    if allow_custom_models is not None:
-        settings.allow_custom_models = allow_custom_models
+    if profile is not None:
+        settings.profile = profile
     if poll is not None:
         settings.poll = poll
 
@@ -120,9 +125,33 @@ def cache_dir() -> Path:
     return path
 
 
-def resolve_backend(backend: BackendName | Backend | None = None) -> Backend:
+def resolve_backend(
+    backend: BackendName | Backend | None = None, *, profile: ProfileName | None = None
+) -> Backend:
     """Pick the backend: explicit argument > ``configure()`` > ``SORA_NB_BACKEND`` >
-    ``OPENAI_API_KEY`` present > the embedded local backend."""
+    ``OPENAI_API_KEY`` present > the embedded local backend; then its profile: ``profile``
+    > ``configure(profile=)`` > what the backend is (see ``profile_for_url``)."""
+    check_profile(profile)
+    chosen = _resolve(backend)
+    named = profile or (settings.profile if not isinstance(backend, Backend) else None)
+    if named is not None and named != chosen.profile:
+        return replace(chosen, profile=named)
+    return chosen
+
+
+def _embedded_at(base_url: str) -> bool:
+    """True when ``base_url`` is a Sora-dialect server that ``sora_nb.local`` started in this
+    process (another dialect plays a generic server, so it gets the generic profile)."""
+    module = sys.modules.get("sora_nb.local.server")
+    live = getattr(module, "_LIVE", ())
+    wanted = base_url.rstrip("/")
+    return any(
+        srv.base_url.rstrip("/") == wanted and getattr(srv, "dialect", "sora") == "sora"
+        for srv in list(live)
+    )
+
+
+def _resolve(backend: BackendName | Backend | None) -> Backend:
     if isinstance(backend, Backend):
         return backend
     name = backend or settings.backend or os.environ.get("SORA_NB_BACKEND") or None
@@ -137,16 +166,15 @@ def resolve_backend(backend: BackendName | Backend | None = None) -> Backend:
             )
         register_secret(key)
         url = settings.base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_BASE_URL
-        return Backend(
-            "openai", url, key, identity=f"openai:{url}",
-            allow_custom_models=settings.allow_custom_models,
-        )
+        return Backend("openai", url, key, identity=f"openai:{url}",
+                       profile=profile_for_url(url, embedded=_embedded_at(url)))
     if name != "local":
         raise SoraParameterError("SORA_NB_BACKEND", name, "'local' or 'openai'")
     if settings.base_url:
         key = settings.api_key or ""
-        return Backend("local", settings.base_url, key, identity=f"local:{settings.base_url}",
-                       allow_custom_models=settings.allow_custom_models)
+        url = settings.base_url
+        return Backend("local", url, key, identity=f"local:{url}",
+                       profile=profile_for_url(url, embedded=_embedded_at(url)))
     server = embedded_server()
     return Backend(
         "local", server.base_url, server.api_key, identity=f"local:embedded:{server.data_dir}"

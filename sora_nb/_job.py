@@ -22,9 +22,19 @@ import openai
 from openai.types import Video
 from openai.types.video_edit_params import VideoVideoReferenceInputParam
 
-from . import _store
+from . import _capabilities, _store
 from ._config import Backend, BackendName, in_kernel, resolve_backend, settings
-from ._errors import SoraConnectionError, SoraError, SoraJobFailed, SoraTimeout, from_sdk
+from ._errors import (
+    SoraConnectionError,
+    SoraContentError,
+    SoraError,
+    SoraJobCancelled,
+    SoraJobExpired,
+    SoraJobFailed,
+    SoraTimeout,
+    SoraUnsupported,
+    from_sdk,
+)
 from ._fs import atomic_path
 from ._media import stream_download
 from ._params import VideoParams, build_params, normalize_prompt, normalize_seconds
@@ -38,9 +48,10 @@ from ._poller import (
     poll_after,
     with_retries,
 )
+from ._profiles import ProfileName, normalize_generic_seconds
 from ._prompt import enhance_prompt
 from ._runtime import runtime
-from ._types import TERMINAL, JobError, JobSnapshot, PollState, Status, Variant
+from ._types import TERMINAL, JobError, JobSnapshot, PollState, Status, Variant, normalize_status
 
 if TYPE_CHECKING:
     from ._audio import AudioInput, MergedVideo
@@ -57,6 +68,11 @@ class SoraJob:
     """A Sora video job. ``SoraJob(prompt)`` creates it on the backend and returns at once
     with ``job.id`` set; a background task keeps ``status`` and ``progress`` current.
 
+    ``model``, ``seconds`` and ``size`` left as ``None`` take the profile's defaults:
+    ``sora-2``, 8 s and 1280x720 on the ``sora`` profile, the server's own on ``generic``.
+    ``extra`` adds server-specific request fields (``{"seed": 7}``); ``profile`` names the
+    rules (``"sora"`` or ``"generic"``) instead of following the backend.
+
     >>> job = SoraJob("A calico cat playing piano", seconds=8)   # doctest: +SKIP
     >>> job.wait().download()                                    # doctest: +SKIP
     """
@@ -67,17 +83,19 @@ class SoraJob:
         self,
         prompt: str,
         *,
-        model: str = "sora-2",
-        seconds: float | int | str = 8,
+        model: str | None = None,
+        seconds: float | int | str | None = None,
         size: str | tuple[int, int] | None = None,
         input_reference: Any = None,
         fit: str | None = None,
         enhance: bool = True,
         cache: bool = True,
         backend: BackendName | Backend | None = None,
+        extra: dict[str, Any] | None = None,
+        profile: ProfileName | None = None,
     ) -> None:
         params, resolved = _prepare(prompt, model, seconds, size, input_reference, fit,
-                                    enhance, backend)
+                                    enhance, backend, extra, profile)
         runtime.run(self._start(params, resolved, cache))
 
     # -- construction -----------------------------------------------------------------
@@ -87,18 +105,20 @@ class SoraJob:
         cls,
         prompt: str,
         *,
-        model: str = "sora-2",
-        seconds: float | int | str = 8,
+        model: str | None = None,
+        seconds: float | int | str | None = None,
         size: str | tuple[int, int] | None = None,
         input_reference: Any = None,
         fit: str | None = None,
         enhance: bool = True,
         cache: bool = True,
         backend: BackendName | Backend | None = None,
+        extra: dict[str, Any] | None = None,
+        profile: ProfileName | None = None,
     ) -> SoraJob:
         """The async twin of ``SoraJob(...)``, for use inside a running event loop."""
         params, resolved = _prepare(prompt, model, seconds, size, input_reference, fit,
-                                    enhance, backend)
+                                    enhance, backend, extra, profile)
         job = cls.__new__(cls)
         await runtime.wrap(job._start(params, resolved, cache))
         return job
@@ -116,7 +136,7 @@ class SoraJob:
                 raise from_sdk(exc) from None
             else:
                 expired = video.expires_at is not None and video.expires_at <= time.time()
-                if video.status != "failed" and not expired:
+                if normalize_status(video.status) in _REUSABLE and not expired:
                     self._setup(video, backend, entry.original_prompt, from_cache=True)
                     return
 
@@ -151,8 +171,11 @@ class SoraJob:
         self._video = video
         self._created = float(video.created_at) if from_cache else time.time()
         self._finished: float | None = (
-            float(video.completed_at or time.time()) if video.status in TERMINAL else None
+            float(video.completed_at or time.time()) if _final(video) else None
         )
+        self._progress_max: int | None = _reported_progress(video)
+        self._source_id: str | None = None
+        self._made_locally: tuple[Variant, ...] = ()
         self._poll_state: PollState = "active"
         self._note: str | None = None
         self._rate: tuple[float, int] | None = None
@@ -191,7 +214,9 @@ class SoraJob:
             _journal_created(video, backend, video.prompt or "", "attached", None)
         job = cls.__new__(cls)
         job._setup(video, backend, original, from_cache=False)
-        job._created = float(video.created_at)
+        job._created = _number(video.created_at, time.time())
+        # the journal's source id is sora_nb's own; a gateway may rewrite the server's
+        job._source_id = known[video_id].remixed_from if video_id in known else None
         return job
 
     # -- state ------------------------------------------------------------------------
@@ -202,19 +227,29 @@ class SoraJob:
         return self._video
 
     @property
-    def status(self) -> Status:
-        return self._video.status
+    def status(self) -> Status | str:
+        """A ``Status`` (what servers call ``pending``, ``processing``, ``succeeded``... is
+        mapped), or the server's own word if sora_nb does not know it (never final)."""
+        return normalize_status(self._video.status)
 
     @property
-    def progress(self) -> int:
-        return 100 if self._video.status == "completed" else int(self._video.progress or 0)
+    def progress(self) -> int | None:
+        """Percent done, the highest the server reported (it never goes back), 100 once
+        completed; ``None`` while the server reports no progress at all."""
+        if self.status == "completed":
+            return 100
+        return self._progress_max
 
     @property
     def error(self) -> JobError | None:
         err = self._video.error
-        if err is None and self._video.status != "failed":
+        if err is None and self.status not in _UNFINISHED_FINAL:
             return None
-        return JobError(err.code if err else "unknown_error", err.message if err else "")
+        code = getattr(err, "code", None)
+        message = getattr(err, "message", None)
+        default = "unknown_error" if self.status == "failed" else self.status
+        return JobError(str(code) if code not in (None, "") else default,
+                        str(message) if message else "")
 
     @property
     def prompt(self) -> str:
@@ -223,15 +258,15 @@ class SoraJob:
 
     @property
     def model(self) -> str:
-        return str(self._video.model)
+        return str(getattr(self._video, "model", None) or "")
 
     @property
     def size(self) -> str:
-        return str(self._video.size)
+        return str(getattr(self._video, "size", None) or "")
 
     @property
     def seconds(self) -> int:
-        return int(self._video.seconds)
+        return int(_number(getattr(self._video, "seconds", None), 0))
 
     @property
     def backend(self) -> str:
@@ -239,7 +274,7 @@ class SoraJob:
 
     @property
     def created_at(self) -> float:
-        return float(self._video.created_at)
+        return _number(getattr(self._video, "created_at", None), self._created)
 
     @property
     def elapsed(self) -> float:
@@ -249,7 +284,13 @@ class SoraJob:
 
     @property
     def done(self) -> bool:
-        return self._video.status in TERMINAL
+        return self.status in TERMINAL
+
+    @property
+    def remixed_from(self) -> str | None:
+        """The id of the job this one was derived from, by sora_nb's own record (a gateway
+        may rewrite the server's ``remixed_from_video_id``)."""
+        return self._source_id or getattr(self._video, "remixed_from_video_id", None)
 
     @property
     def url(self) -> str:
@@ -264,27 +305,29 @@ class SoraJob:
     def _snapshot_locked(self) -> JobSnapshot:
         v = self._video
         elapsed = self.elapsed
+        del v
         return JobSnapshot(
-            id=self.id, status=v.status, progress=self.progress, prompt=self.prompt,
+            id=self.id, status=self.status, progress=self.progress, prompt=self.prompt,
             original_prompt=self.original_prompt, model=self.model, size=self.size,
             seconds=self.seconds, backend=self.backend, from_cache=self.from_cache,
             created_at=self.created_at, elapsed=elapsed, error=self.error,
             poll_state=self._poll_state, note=self._note, eta=self._eta(),
-            remixed_from=v.remixed_from_video_id,
+            remixed_from=self.remixed_from, made_locally=self._made_locally,
         )
 
     def _eta(self) -> float | None:
-        if self._rate is None or self._video.status != "in_progress":
+        if self._rate is None or self.status != "in_progress":
             return None
         t0, p0 = self._rate
         p = self.progress
-        if p <= p0:
+        if p is None or p <= p0:
             return None
         per_percent = (time.time() - t0) / (p - p0)
         return max(0.0, per_percent * (100 - p))
 
     def __repr__(self) -> str:
-        return f"<SoraJob {self.id} {self.status} {self.progress}%>"
+        shown = "" if self.progress is None else f" {self.progress}%"
+        return f"<SoraJob {self.id} {self.status}{shown}>"
 
     # -- observers --------------------------------------------------------------------
 
@@ -333,14 +376,18 @@ class SoraJob:
     def _apply(self, video: Video | None, changes: dict[str, Any]) -> None:
         with self._lock:
             if video is not None:
-                if self._rate is None and video.status == "in_progress":
-                    self._rate = (time.time(), int(video.progress or 0))
+                reported = _reported_progress(video)
+                if reported is not None:  # on screen progress never goes backwards
+                    self._progress_max = max(reported, self._progress_max or 0)
+                if (self._rate is None and reported is not None
+                        and normalize_status(video.status) == "in_progress"):
+                    self._rate = (time.time(), self._progress_max or 0)
                 self._video = video
-                if video.status in TERMINAL and self._finished is None:
+                if _final(video) and self._finished is None:
                     self._finished = time.time()
             for name, value in changes.items():
                 setattr(self, f"_{name}", value)
-            settled = self._video.status in TERMINAL or self._poll_state != "active"
+            settled = self.done or self._poll_state != "active"
             snap = self._snapshot_locked()
             observers = list(self._observers)
         if not settled:
@@ -406,10 +453,13 @@ class SoraJob:
                 self._update(poll_state="error", note=self._failure.message)
                 return
             failures = 0
-            if video.status in TERMINAL:
-                _store.journal_status(self.id, video.status, video.progress,
-                                      video.error.code if video.error else None,
-                                      video.error.message if video.error else None)
+            if _final(video):
+                err = getattr(video, "error", None)
+                code = getattr(err, "code", None)
+                _store.journal_status(self.id, normalize_status(video.status),
+                                      _reported_progress(video) or 0,
+                                      str(code) if code is not None else None,
+                                      getattr(err, "message", None))
                 self._update(video, poll_state="done", note=None)
                 return
             self._update(video, note=None)
@@ -479,9 +529,10 @@ class SoraJob:
     def _outcome(self, waited: float) -> SoraJob:
         if self.status == "completed":
             return self
-        if self.status == "failed":
+        if self.status in _UNFINISHED_FINAL:
             err = self.error
-            raise SoraJobFailed(self, err.code if err else None, err.message if err else None)
+            kind = _FAILURES.get(self.status, SoraJobFailed)
+            raise kind(self, err.code if err else None, err.message if err else None)
         if self._poll_state == "timed_out":
             raise SoraTimeout(self, waited)
         if self._poll_state == "error" and self._failure is not None:
@@ -534,10 +585,35 @@ class SoraJob:
         target = _store.media_path(self.id, variant)
         if target.exists():
             return target
-        client = runtime.client(self.backend_config)
-        return await _sdk(
-            lambda: stream_download(client, self.id, variant, target), settings.poll
-        )
+        backend = self.backend_config
+        if variant != "video" and _capabilities.lacking(backend.identity, variant):
+            return await self._make_still(variant, target)
+        client = runtime.client(backend)
+        try:
+            return await _sdk(lambda: stream_download(
+                client, self.id, variant, target, server=backend.label), settings.poll)
+        except SoraContentError as exc:
+            # A server that ignores ``variant`` answers with the MP4 (LiteLLM 1.110.2,
+            # measured): make the still here. Anything else is a real error.
+            if variant == "video" or exc.found != "mp4":
+                raise
+        except SoraError as exc:
+            if variant == "video" or getattr(exc, "status_code", None) not in (400, 404, 405):
+                raise
+        _capabilities.mark_lacking(backend.identity, variant)
+        return await self._make_still(variant, target)
+
+    async def _make_still(self, variant: Variant, target: Path) -> Path:
+        """Make ``variant`` from the downloaded MP4 (the server has none of its own) and
+        say so on the card."""
+        from ._stills import make_spritesheet, make_thumbnail
+
+        video = await self._download("video", None)
+        make = make_thumbnail if variant == "thumbnail" else make_spritesheet
+        path = await asyncio.to_thread(make, video, target)
+        if variant not in self._made_locally:
+            self._update(made_locally=(*self._made_locally, variant))
+        return path
 
     # -- derived jobs -----------------------------------------------------------------
 
@@ -548,9 +624,13 @@ class SoraJob:
 
     def extend(self, prompt: str, seconds: float | int | str = 4, *, enhance: bool = True
                ) -> SoraJob:
-        """A new job that continues this one by ``seconds`` (4, 8 or 12)."""
+        """A new job that continues this one by ``seconds`` (4, 8 or 12 on the ``sora``
+        profile)."""
         self.wait()
-        return runtime.run(self._derive("extend", prompt, enhance, normalize_seconds(seconds)))
+        # the sora profile rounds to 4/8/12; a generic server gets whole seconds as given
+        check = (normalize_seconds if self.backend_config.profile == "sora"
+                 else normalize_generic_seconds)
+        return runtime.run(self._derive("extend", prompt, enhance, check(seconds)))
 
     def edit(self, prompt: str, *, enhance: bool = True) -> SoraJob:
         """A new job that edits this (finished) one as ``prompt`` says."""
@@ -561,7 +641,9 @@ class SoraJob:
                       ) -> SoraJob:
         original = normalize_prompt(prompt)
         sent = enhance_prompt(original) if enhance else original
-        client = runtime.client(self.backend_config)
+        backend = self.backend_config
+        _capabilities.require(backend.identity, kind, backend.label)  # type: ignore[arg-type]
+        client = runtime.client(backend)
         headers = {"Idempotency-Key": f"sora-nb-{uuid.uuid4().hex}"}
         source: VideoVideoReferenceInputParam = {"id": self.id}
         # The SDK's videos.edit()/extend() reject a {"id": ...} video reference (openai
@@ -577,22 +659,54 @@ class SoraJob:
                 return client.videos.remix(self.id, prompt=sent, extra_headers=headers)
             return client.post(path, cast_to=Video, body=body, options={"headers": headers})
 
-        video = await _sdk(call, settings.poll)
+        video = await self._capable(kind, call)  # type: ignore[arg-type]
         _journal_created(video, self.backend_config, original, kind, None,
                          remixed_from=self.id)
         job = SoraJob.__new__(SoraJob)
         job._setup(video, self.backend_config, original, from_cache=False)
+        # sora_nb's own record of the source: a gateway rewrites remixed_from_video_id
+        job._update(source_id=self.id)
         return job
 
+    async def _capable(self, operation: _capabilities.Operation,
+                       call: Callable[[], Awaitable[T]]) -> T:
+        """``_sdk(call)``, where an answer saying the server lacks ``operation`` becomes
+        ``SoraUnsupported`` (remembered, so that server is not asked again)."""
+        backend = self.backend_config
+        try:
+            return await with_retries(call, settings.poll)
+        except TransientFailure as exc:
+            raise from_sdk(exc.last) from None
+        except openai.APIError as exc:
+            status = _capabilities.refusal_status(exc, operation)
+            if status == 404 and not await self._still_there():
+                raise from_sdk(exc) from None  # the video is gone, not the operation
+            if status is None:
+                raise from_sdk(exc) from None
+            _capabilities.mark_lacking(backend.identity, operation)
+            raise SoraUnsupported(operation, backend.label, status_code=status) from None
+
+    async def _still_there(self) -> bool:
+        """Whether the server still has this job (a 404 names a missing video or route)."""
+        client = runtime.client(self.backend_config)
+        try:
+            await with_retries(lambda: client.videos.retrieve(self.id), settings.poll)
+        except (openai.APIError, TransientFailure):
+            return False
+        return True
+
     def delete(self) -> None:
-        """Delete the job and its assets on the backend, and its cached downloads here."""
+        """Delete the job and its assets on the backend, and its cached downloads here.
+        Raises ``SoraUnsupported`` (and keeps everything) on a server without delete."""
         runtime.run(self._delete())
 
     async def _delete(self) -> None:
+        backend = self.backend_config
+        _capabilities.require(backend.identity, "delete", backend.label)
+        client = runtime.client(backend)
+        await self._capable("delete", lambda: client.videos.delete(self.id))
         if self._task is not None:
             self._task.cancel()
-        client = runtime.client(self.backend_config)
-        await _sdk(lambda: client.videos.delete(self.id), settings.poll)
         _store.journal_event("deleted", id=self.id)
         shutil.rmtree(_store.media_path(self.id, "video").parent, ignore_errors=True)
         self._downloads.clear()
@@ -626,10 +740,11 @@ class SoraJob:
 
 
 def backend_history(
-    journal: list[_store.HistoryEntry], limit: int
+    journal: list[_store.HistoryEntry], limit: int, notes: list[str] | None = None
 ) -> list[_store.HistoryEntry]:
     """``journal`` merged with the current backend's ``limit`` newest jobs (statuses from
-    the backend win), newest first. If the backend cannot be reached, ``journal`` as is."""
+    the backend win; source ids from the journal win), newest first. If the backend cannot
+    be reached, or has no list, ``journal`` as is, and one line saying so in ``notes``."""
     from dataclasses import replace
 
     try:
@@ -637,43 +752,102 @@ def backend_history(
         client = runtime.client(backend)
 
         async def listed() -> list[Video]:
+            _capabilities.require(backend.identity, "list", backend.label)
             # one retry at most: a gallery should not stall on a backend that is away
             quick = replace(settings.poll, max_failures=1)
-            page = await _sdk(lambda: client.videos.list(limit=min(limit, 100)), quick)
+            try:
+                page = await with_retries(lambda: client.videos.list(limit=min(limit, 100)),
+                                          quick)
+            except TransientFailure as exc:
+                raise from_sdk(exc.last) from None
+            except openai.APIError as exc:
+                status = _capabilities.refusal_status(exc, "list")
+                if status is None:
+                    raise from_sdk(exc) from None
+                _capabilities.mark_lacking(backend.identity, "list")
+                raise SoraUnsupported("list", backend.label, status_code=status) from None
             return list(page.data)
 
         videos = runtime.run(listed())
+    except SoraUnsupported as exc:
+        line = f"{exc.server} has no list of jobs: showing this machine's journal"
+        log.info("sora_nb: %s", line)
+        if notes is not None:
+            notes.append(line)
+        return journal
     except SoraError as exc:
         log.warning("sora_nb: the backend's list is unavailable (%s)", exc)
+        if notes is not None:
+            notes.append("the backend's list is unavailable: showing this machine's journal")
         return journal
     by_id = {e.id: e for e in journal}
     for v in videos:
         known = by_id.get(v.id)
+        status = normalize_status(v.status)
+        progress = _reported_progress(v) or 0
         if known is not None:
-            by_id[v.id] = replace(known, status=v.status, progress=int(v.progress or 0))
+            by_id[v.id] = replace(known, status=status, progress=progress)
         else:
             by_id[v.id] = _store.HistoryEntry(
-                id=v.id, prompt=v.prompt or "", original_prompt=v.prompt or "",
-                model=str(v.model), seconds=int(v.seconds), size=str(v.size),
-                backend=backend.identity, created_at=float(v.created_at), status=v.status,
-                progress=int(v.progress or 0), remixed_from=v.remixed_from_video_id,
+                id=v.id, prompt=getattr(v, "prompt", None) or "",
+                original_prompt=getattr(v, "prompt", None) or "",
+                model=str(getattr(v, "model", None) or ""),
+                seconds=int(_number(getattr(v, "seconds", None), 0)),
+                size=str(getattr(v, "size", None) or ""), backend=backend.identity,
+                created_at=_number(getattr(v, "created_at", None), 0.0), status=status,
+                progress=progress, remixed_from=getattr(v, "remixed_from_video_id", None),
                 kind="listed",
             )
     return sorted(by_id.values(), key=lambda e: e.created_at, reverse=True)
 
 
-def _prepare(prompt: str, model: str, seconds: float | int | str,
+def _prepare(prompt: str, model: str | None, seconds: float | int | str | None,
              size: str | tuple[int, int] | None, input_reference: Any, fit: str | None,
-             enhance: bool, backend: BackendName | Backend | None
+             enhance: bool, backend: BackendName | Backend | None,
+             extra: dict[str, Any] | None, profile: ProfileName | None,
              ) -> tuple[VideoParams, Backend]:
-    """Resolve the backend and validate everything, before any request is sent."""
-    resolved = resolve_backend(backend)
+    """Resolve the backend (and its profile) and validate everything by that profile's
+    rules, before any request is sent."""
+    resolved = resolve_backend(backend, profile=profile)
     params = build_params(
         prompt, model=model, seconds=seconds, size=size, input_reference=input_reference,
         fit=fit, enhance=enhance,  # type: ignore[arg-type]
-        allow_custom_models=resolved.allow_custom_models,
+        profile=resolved.profile, extra=extra,
     )
     return params, resolved
+
+
+#: Statuses in which a journaled job may be reused for an identical request.
+_REUSABLE = frozenset({"queued", "in_progress", "completed"})
+#: Final statuses without a video, and the error ``wait()`` raises for each.
+_UNFINISHED_FINAL = frozenset({"failed", "cancelled", "expired"})
+_FAILURES: dict[str, type[SoraJobFailed]] = {
+    "cancelled": SoraJobCancelled, "expired": SoraJobExpired,
+}
+
+
+def _final(video: Video) -> bool:
+    return normalize_status(getattr(video, "status", None)) in TERMINAL
+
+
+def _reported_progress(video: Video) -> int | None:
+    """The server's progress, clamped to 0..100, or ``None`` when it sent none (null,
+    missing, or not a number): servers such as vLLM-Omni report it best effort."""
+    value = getattr(video, "progress", None)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        return None
+    return max(0, min(100, int(value)))
+
+
+def _number(value: object, default: float) -> float:
+    """``value`` as a float if a server sent a number (or numeric text), else ``default``."""
+    if isinstance(value, bool):
+        return default
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return default
+    return number if number == number else default
 
 
 async def _sdk(call: Callable[[], Awaitable[T]], policy: PollPolicy) -> T:
@@ -689,11 +863,14 @@ async def _sdk(call: Callable[[], Awaitable[T]], policy: PollPolicy) -> T:
 def _journal_created(video: Video, backend: Backend, original_prompt: str, kind: str,
                      cache_key: str | None, remixed_from: str | None = None) -> None:
     _store.record_created(_store.HistoryEntry(
-        id=video.id, prompt=video.prompt or original_prompt, original_prompt=original_prompt,
-        model=str(video.model), seconds=int(video.seconds), size=str(video.size),
-        backend=backend.identity, created_at=time.time(), status=video.status,
-        progress=int(video.progress or 0), remixed_from=remixed_from or
-        video.remixed_from_video_id, kind=kind, cache_key=cache_key,
+        id=video.id, prompt=getattr(video, "prompt", None) or original_prompt,
+        original_prompt=original_prompt, model=str(getattr(video, "model", None) or ""),
+        seconds=int(_number(getattr(video, "seconds", None), 0)),
+        size=str(getattr(video, "size", None) or ""), backend=backend.identity,
+        created_at=time.time(), status=normalize_status(video.status),
+        progress=_reported_progress(video) or 0,
+        remixed_from=remixed_from or getattr(video, "remixed_from_video_id", None),
+        kind=kind, cache_key=cache_key,
     ))
 
 

@@ -4,9 +4,9 @@ twin: generate, status, download, generate-and-download; plus a progress stream.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Literal, TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
-from ._errors import SoraError, SoraJobFailed
+from ._errors import SoraError
 from ._job import SoraJob
 from ._types import JobSnapshot, Variant
 
@@ -35,8 +35,11 @@ class SoraVideoStatus(TypedDict):
     job completed (``GET`` it with the API key as Bearer token), else ``None``."""
 
     id: str
-    status: Literal["queued", "in_progress", "completed", "failed"]
-    progress: int
+    #: a ``Status`` (``queued``, ``in_progress``, ``completed``, ``failed``, ``cancelled``,
+    #: ``expired``), or the server's own word when sora_nb does not know it
+    status: str
+    #: ``None`` while the server reports no progress
+    progress: int | None
     url: str | None
 
 
@@ -90,12 +93,11 @@ async def adownload_sora_video_content(video_id: str, variant: Variant = "video"
 
 
 def _require_completed(job: SoraJob) -> None:
-    if job.status == "failed":
-        err = job.error
-        raise SoraJobFailed(job, err.code if err else None, err.message if err else None)
+    if job.done and job.status != "completed":
+        job._outcome(0.0)  # raises SoraJobFailed, SoraJobCancelled or SoraJobExpired
     if job.status != "completed":
         raise SoraError(
-            f"Sora job {job.id} is {job.status} ({job.progress}%): its content is not ready; "
+            f"Sora job {job.id} is {job.status}: its content is not ready; "
             f"wait with SoraJob.attach({job.id!r}).wait() or use generate_and_download_sora_video"
         )
 

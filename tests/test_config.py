@@ -30,9 +30,12 @@ def test_key_present_means_openai_and_base_url_is_honoured(
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
     compatible = _config.resolve_backend()
     assert compatible.base_url == "http://127.0.0.1:9/v1"
-    assert compatible.label == "127.0.0.1" and not compatible.allow_custom_models
-    snb.configure(allow_custom_models=True)  # e.g. a compatible server with its own models
-    assert _config.resolve_backend().allow_custom_models
+    assert compatible.label == "127.0.0.1"
+    # OpenAI's own URL keeps the Sora rules; any other server is generic unless named
+    assert backend.profile == "sora" and compatible.profile == "generic"
+    snb.configure(profile="sora")  # e.g. a compatible server that enforces Sora's rules
+    assert _config.resolve_backend().profile == "sora"
+    assert _config.resolve_backend(profile="generic").profile == "generic"
     assert SECRET not in repr(backend) and SECRET not in backend.identity
 
 

@@ -41,6 +41,11 @@ def test_errors_form_one_hierarchy() -> None:
             assert issubclass(obj, snb.SoraError), name
     assert issubclass(snb.SoraParameterError, ValueError)
     assert issubclass(snb.SoraTimeout, TimeoutError)
+    # "did I get a video?" is one except clause; why not is the subclass
+    assert issubclass(snb.SoraJobCancelled, snb.SoraJobFailed)
+    assert issubclass(snb.SoraJobExpired, snb.SoraJobFailed)
+    assert issubclass(snb.SoraContentError, snb.SoraMediaError)
+    assert issubclass(snb.SoraUnsupported, snb.SoraAPIError)
 
 
 def test_a_whole_job_in_a_plain_process_shows_no_sdk_deprecation_warning(
