@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-MODULES = ("bench_render", "bench_server", "bench_merge", "bench_download")
+MODULES = ("bench_render", "bench_server", "bench_merge", "bench_download", "bench_journal")
 
 
 def main() -> int:

@@ -8,6 +8,8 @@ contains an API key (``redact`` scrubs every message built from server or SDK te
     │   ├── SoraAuthenticationError       the key was rejected (401)
     │   └── SoraUnsupported               the server has no such operation (remix, list, ...)
     ├── SoraConnectionError               the backend stayed unreachable through every retry
+    ├── SoraOutcomeUnknown                a create failed after it was sent: a job may exist
+    ├── SoraProtocolError                 a server answer is unusable (e.g. a path-shaped id)
     ├── SoraJobFailed                     the job ended without a video (carries the job)
     │   ├── SoraJobCancelled              ... because it was cancelled on the server
     │   └── SoraJobExpired                ... because the server let it expire
@@ -40,7 +42,9 @@ __all__ = [
     "SoraJobExpired",
     "SoraJobFailed",
     "SoraMediaError",
+    "SoraOutcomeUnknown",
     "SoraParameterError",
+    "SoraProtocolError",
     "SoraTimeout",
     "SoraUnsupported",
     "redact",
@@ -125,6 +129,33 @@ class SoraUnsupported(SoraAPIError):
             f"sora_nb will not ask it again in this process",
             status_code=status_code, code="unsupported",
         )
+
+
+class SoraOutcomeUnknown(SoraError):
+    """A create (or remix, edit, extend) failed *after* the request may have reached the
+    server: a job may exist, and be billed, although sora_nb never saw its id. sora_nb
+    did not retry it blindly (that could pay twice). ``.idempotency_key`` is the key the
+    request carried and ``.entry`` the journal entry (status ``"unknown"``) that records it:
+    look for the job in ``sora_nb.history()``, in the backend's own list, and follow it
+    with ``SoraJob.attach(id)``."""
+
+    def __init__(self, reason: str, *, idempotency_key: str, entry: Any = None,
+                 backend: str = "the backend") -> None:
+        self.idempotency_key = idempotency_key
+        self.entry = entry
+        self.reason = reason
+        super().__init__(
+            f"the request to {backend} failed after it was sent ({reason}): a job may "
+            f"exist there although no id came back. sora_nb did not retry, so as not to "
+            f"create (and pay for) it twice. Look for it with snb.history() (status "
+            f"'unknown', idempotency key {idempotency_key}) or the backend's own list, "
+            f"and follow it with snb.SoraJob.attach(video_id)"
+        )
+
+
+class SoraProtocolError(SoraError):
+    """A server's answer cannot be used as it is (an id shaped like a path, a missing
+    id, ...). Nothing was written from it; the text says which server and which field."""
 
 
 class SoraJobFailed(SoraError):

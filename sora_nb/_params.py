@@ -178,6 +178,15 @@ def normalize_prompt(prompt: object, *, param: str = "prompt") -> str:
         raise SoraParameterError(param, prompt, allowed, detail="it is empty")
     if len(text) > MAX_PROMPT_CHARS:
         raise SoraParameterError(param, prompt, allowed, detail=f"it has {len(text):,}")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate: no server can receive it
+        where = exc.start
+        raise SoraParameterError(
+            param, prompt, allowed + " of valid Unicode",
+            detail=f"character {where} is a lone surrogate (U+{ord(text[where]):04X}), "
+            "which UTF-8 cannot carry",
+        ) from None
     return text
 
 

@@ -317,3 +317,10 @@ def test_cache_key_covers_every_parameter_and_the_backend() -> None:
     assert base.cache_key("local") == VideoParams("p", "p", "sora-2", 8, "1280x720").cache_key(
         "local")
     assert len(base.cache_key("local")) == 64
+
+
+def test_a_lone_surrogate_in_a_prompt_is_a_typed_error() -> None:
+    with pytest.raises(SoraParameterError) as info:
+        normalize_prompt("A cat \ud800 on a piano")
+    assert info.value.param == "prompt" and "lone surrogate" in str(info.value)
+    assert normalize_prompt("A cat 🐱 on a piano") == "A cat 🐱 on a piano"

@@ -134,6 +134,11 @@ class LocalServer:
     def api_key(self) -> str:
         return self.__key
 
+    @property
+    def running(self) -> bool:
+        """True from ``start()`` until ``stop()`` (or until its thread died)."""
+        return not self._stopped and self._thread is not None and self._thread.is_alive()
+
     def __repr__(self) -> str:
         jobs = len(self._ctx.store) if self._ctx is not None else 0
         state = "" if not self._stopped else " stopped"
