@@ -124,8 +124,10 @@ class SoraUnsupported(SoraAPIError):
     def __init__(self, operation: str, server: str, *, status_code: int | None = None) -> None:
         self.operation = operation
         self.server = server
+        said = (f"it answered HTTP {status_code}" if status_code is not None
+                else "as it answered earlier")
         super().__init__(
-            f"{server} does not support {operation} (it answered HTTP {status_code}); "
+            f"{server} does not support {operation} ({said}); "
             f"sora_nb will not ask it again in this process",
             status_code=status_code, code="unsupported",
         )
