@@ -4,10 +4,11 @@ twin: generate, status, download, generate-and-download; plus a progress stream.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from ._errors import SoraError
 from ._job import SoraJob
+from ._profiles import ProfileName
 from ._types import JobSnapshot, Variant
 
 if TYPE_CHECKING:
@@ -43,18 +44,26 @@ class SoraVideoStatus(TypedDict):
     url: str | None
 
 
-def generate_video_with_sora(script: str, model: str = "sora-2", duration: float = 8) -> str:
+def generate_video_with_sora(script: str, model: str | None = None,
+                             duration: float | None = None, *,
+                             extra: dict[str, Any] | None = None,
+                             profile: ProfileName | None = None) -> str:
     """Start a Sora job for ``script`` and return its id at once (the job is journaled
-    and polled in the background). ``duration`` is rounded to 4, 8 or 12 seconds; technical
-    scripts get prompt enhancement and 16:9 framing, as in the seed."""
-    return SoraJob(script, model=model, seconds=duration).id
+    and polled in the background). On the ``sora`` profile ``model`` defaults to sora-2
+    and ``duration`` to 8, rounded to 4, 8 or 12 seconds; a generic server gets them as
+    given, or its own defaults for ``None``, plus any ``extra`` fields. Technical scripts
+    get prompt enhancement and 16:9 framing, as in the seed."""
+    return SoraJob(script, model=model, seconds=duration, extra=extra, profile=profile).id
 
 
 async def agenerate_video_with_sora(
-    script: str, model: str = "sora-2", duration: float = 8
+    script: str, model: str | None = None, duration: float | None = None, *,
+    extra: dict[str, Any] | None = None, profile: ProfileName | None = None,
 ) -> str:
     """The async twin of ``generate_video_with_sora``."""
-    return (await SoraJob.acreate(script, model=model, seconds=duration)).id
+    job = await SoraJob.acreate(script, model=model, seconds=duration, extra=extra,
+                                profile=profile)
+    return job.id
 
 
 def get_sora_video_status(video_id: str) -> SoraVideoStatus:
@@ -105,13 +114,17 @@ def _require_completed(job: SoraJob) -> None:
 def generate_and_download_sora_video(
     script: str,
     audio: AudioInput | None = None,
-    model: str = "sora-2",
-    duration: float = 8,
+    model: str | None = None,
+    duration: float | None = None,
+    *,
+    extra: dict[str, Any] | None = None,
+    profile: ProfileName | None = None,
 ) -> bytes:
     """Generate, wait (at most 10 minutes) and return the MP4 bytes. With ``audio`` (a
     path, the bytes of an audio file, ``(samples, rate)`` or a moviepy clip) the track
-    replaces Sora's soundtrack, fitted to the video's length (see ``merge_audio``)."""
-    job = SoraJob(script, model=model, seconds=duration)
+    replaces Sora's soundtrack, fitted to the video's length (see ``merge_audio``).
+    ``model``, ``duration``, ``extra`` and ``profile`` as for ``generate_video_with_sora``."""
+    job = SoraJob(script, model=model, seconds=duration, extra=extra, profile=profile)
     job.wait(timeout=GENERATE_TIMEOUT)
     if audio is None:
         return job.bytes("video")
@@ -121,11 +134,15 @@ def generate_and_download_sora_video(
 async def agenerate_and_download_sora_video(
     script: str,
     audio: AudioInput | None = None,
-    model: str = "sora-2",
-    duration: float = 8,
+    model: str | None = None,
+    duration: float | None = None,
+    *,
+    extra: dict[str, Any] | None = None,
+    profile: ProfileName | None = None,
 ) -> bytes:
     """The async twin of ``generate_and_download_sora_video``."""
-    job = await SoraJob.acreate(script, model=model, seconds=duration)
+    job = await SoraJob.acreate(script, model=model, seconds=duration, extra=extra,
+                                profile=profile)
     await job.async_wait(timeout=GENERATE_TIMEOUT)
     video = await job.adownload("video")
     if audio is None:

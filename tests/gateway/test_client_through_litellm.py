@@ -104,7 +104,9 @@ def test_the_gallery_falls_back_to_the_journal(job: snb.SoraJob) -> None:
     assert len(notes) == 1 and "has no list of jobs" in notes[0]
     identity = _config.resolve_backend().identity
     assert _capabilities.lacking(identity, "list")
-    assert len(snb.gallery()) >= 1
+    shown = snb.gallery()
+    assert len(shown) >= 1 and shown.note == notes[0]
+    assert "has no list of jobs" in shown._repr_html_()
 
 
 def test_delete_is_unsupported_said_once_and_keeps_everything(job: snb.SoraJob) -> None:
