@@ -18,15 +18,18 @@ __all__ = [
     "forget",
     "lacking",
     "mark_lacking",
+    "needs_json",
     "refusal_status",
     "require",
 ]
 
 #: Operations a server may lack; ``thumbnail`` and ``spritesheet`` are download variants
-#: (a server without them gets stills made from the MP4 instead of an error).
-Operation = Literal["remix", "edit", "extend", "list", "delete", "thumbnail", "spritesheet"]
+#: (a server without them gets stills made from the MP4 instead of an error); ``form`` is
+#: a create sent as a multipart form without a reference image (SGLang wants JSON then).
+Operation = Literal["remix", "edit", "extend", "list", "delete", "thumbnail", "spritesheet",
+                    "form"]
 OPERATIONS: tuple[Operation, ...] = (
-    "remix", "edit", "extend", "list", "delete", "thumbnail", "spritesheet"
+    "remix", "edit", "extend", "list", "delete", "thumbnail", "spritesheet", "form"
 )
 #: Words with which servers refuse a whole operation in a 400 (LiteLLM 1.110.2 answers
 #: a video list with 400 "LLM Provider NOT provided", measured in front of the embedded
@@ -90,3 +93,14 @@ def refusal_status(exc: BaseException, operation: Operation) -> int | None:
     if status == 400 and (operation == "list" or _REFUSAL.search(_text(exc.body) + exc.message)):
         return status
     return None
+
+
+def needs_json(exc: BaseException) -> bool:
+    """True for a create refused (4xx) because its multipart form lacks a reference image:
+    SGLang's form create requires ``input_reference`` and takes text-to-video as JSON
+    (sgl-project/sglang python/sglang/multimodal_gen/runtime/entrypoints/openai/video_api.py;
+    docs/diffusion/openai_api.md shows the JSON request)."""
+    if not isinstance(exc, openai.APIStatusError) or exc.status_code not in (400, 415, 422):
+        return False
+    text = _text(exc.body) + exc.message
+    return "input_reference" in text and "required" in text.lower()

@@ -143,10 +143,24 @@ class SoraJob:
         idempotency = {"Idempotency-Key": f"sora-nb-{uuid.uuid4().hex}"}
         kwargs = params.create_kwargs()
 
+        def send() -> Awaitable[Video]:
+            if params.reference is None and _capabilities.lacking(backend.identity, "form"):
+                return client.post("/videos", cast_to=Video, body=params.json_body(),
+                                   options={"headers": idempotency})
+            return client.videos.create(**kwargs, extra_headers=idempotency)
+
         async def create_and_journal() -> Video:
-            video = await _sdk(
-                lambda: client.videos.create(**kwargs, extra_headers=idempotency), policy
-            )
+            try:
+                video = await with_retries(send, policy)
+            except TransientFailure as exc:
+                raise from_sdk(exc.last) from None
+            except openai.APIError as exc:
+                if not (params.reference is None and _capabilities.needs_json(exc)):
+                    raise from_sdk(exc) from None
+                # SGLang's multipart create requires a reference image; text-to-video goes
+                # as JSON (docs/diffusion/openai_api.md). A 400 proves nothing was made.
+                _capabilities.mark_lacking(backend.identity, "form")
+                video = await _sdk(send, policy)
             # Journal before anything else: a paid-for generation is never lost.
             _journal_created(video, backend, params.original_prompt, "create", key)
             return video

@@ -421,6 +421,16 @@ class VideoParams:
             kwargs["extra_body"] = body
         return kwargs
 
+    def json_body(self) -> dict[str, Any]:
+        """The create as a JSON body (for servers that take text-to-video creates as JSON
+        only, such as SGLang): the same fields, ``extra`` values as themselves."""
+        body: dict[str, Any] = {k: v for k, v in self.create_kwargs().items()
+                                if k not in ("extra_body", "input_reference")}
+        body.update(self.extra)
+        if self.reference_url is not None:
+            body["image_reference"] = {"image_url": self.reference_url}
+        return body
+
 
 def build_params(
     prompt: object,
