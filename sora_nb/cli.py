@@ -28,6 +28,11 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--server-error-rate", type=float, default=0.0)
     serve.add_argument("--data-dir", type=Path, default=None,
                        help="keep jobs here across restarts (default: a temporary folder)")
+    serve.add_argument("--dialect", default="sora",
+                       choices=["sora", "vllm-omni", "sglang", "gateway"],
+                       help="answer as this server (default: OpenAI's Sora API)")
+    serve.add_argument("--expire-after", type=float, default=None, metavar="SECONDS",
+                       help="assets expire this long after a job completes")
 
     gen = sub.add_parser("generate", help="generate one video and save it")
     gen.add_argument("prompt")
@@ -63,8 +68,10 @@ def _serve(args: argparse.Namespace) -> int:
         server_error_rate=args.server_error_rate, latency=args.latency,
     )
     server = local.start(port=args.port, api_key=key, job_seconds=args.job_seconds,
-                         faults=faults, data_dir=args.data_dir)
-    print(f"sora_nb local backend listening at {server.base_url}", flush=True)
+                         faults=faults, data_dir=args.data_dir, dialect=args.dialect,
+                         expire_after=args.expire_after)
+    shown = "" if args.dialect == "sora" else f" ({args.dialect} dialect)"
+    print(f"sora_nb local backend{shown} listening at {server.base_url}", flush=True)
     print(f"API key written to {key_file} (or set SORA_NB_LOCAL_API_KEY before starting)")
     print(f"use it:  export OPENAI_BASE_URL={server.base_url} "
           f"OPENAI_API_KEY=$(cat {key_file})", flush=True)

@@ -70,3 +70,32 @@ def test_serve_runs_a_backend_that_the_sdk_can_use(tmp_path: Path) -> None:
         rest, err = proc.communicate(timeout=30)
     assert "sora-local-cli-test-key" not in line + rest + err
     assert proc.returncode == 0
+
+
+def test_serve_dialect_answers_as_that_server(tmp_path: Path) -> None:
+    import re
+    import signal
+
+    import httpx2
+
+    from sora_nb.local import MODERATION_MARKER
+
+    env = {**os.environ, "SORA_NB_CACHE_DIR": str(tmp_path), "SORA_NB_LOCAL_API_KEY":
+           "sora-local-cli-test-key"}
+    proc = subprocess.Popen([sys.executable, "-m", "sora_nb.cli", "serve", "--dialect",
+                             "vllm-omni", "--job-seconds", "30"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert "(vllm-omni dialect)" in line
+        base_url = line.rsplit(" ", 1)[-1].strip()
+        # a prompt that is never rendered: only the answer's shape matters here
+        created = httpx2.post(f"{base_url}/videos", data={"prompt": f"{MODERATION_MARKER} x"},
+                              headers={"Authorization": "Bearer sora-local-cli-test-key"})
+        assert created.status_code == 200
+        assert re.fullmatch(r"video_gen_[0-9a-f]{32}", created.json()["id"])
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    assert proc.returncode == 0
