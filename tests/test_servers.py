@@ -168,11 +168,14 @@ def test_sglang_text_to_video_goes_as_json_after_one_refused_form(sglang: LocalS
     _stills_are_made_from_the_video(first, (256, 144))
 
 
-def test_sglang_lacks_remix_and_lists_and_deletes(sglang: LocalServer) -> None:
+def test_sglang_lacks_remix_edit_extend_and_lists_and_deletes(sglang: LocalServer) -> None:
+    assert not _config.resolve_backend().idempotent
     job = snb.SoraJob("A kite to remix", seconds=1, enhance=False, **SMALL).wait()  # type: ignore[arg-type]
-    with pytest.raises(snb.SoraUnsupported) as info:
-        job.remix("again")
-    assert info.value.status_code == 404
+    for operation, call, status in (("remix", job.remix, 404), ("edit", job.edit, 405),
+                                    ("extend", job.extend, 405)):
+        with pytest.raises(snb.SoraUnsupported) as info:
+            call("again")
+        assert (info.value.operation, info.value.status_code) == (operation, status)
     listed = snb.gallery(limit=5)
     assert listed.note is None and job.id in {e.id for e in listed.entries}
     job.delete()
@@ -194,6 +197,17 @@ def test_gateway_create_wait_download_remix_status(gateway: LocalServer) -> None
     assert remix.remixed_from == job.id  # sora_nb's own record
     with pytest.raises(snb.SoraJobFailed):
         remix.wait()
+
+
+def test_gateway_edit_and_extend_pass_through(gateway: LocalServer) -> None:
+    assert not _config.resolve_backend().idempotent  # LiteLLM does not honour the key
+    job = snb.SoraJob("A paper plane", model="sora-2", seconds=4, size="720x1280",
+                      enhance=False).wait()
+    edit = job.edit(f"{MODERATION_MARKER} edited", enhance=False)
+    extension = job.extend(f"{MODERATION_MARKER} extended", seconds=4, enhance=False)
+    for derived in (edit, extension):
+        assert derived.id != job.id and derived.remixed_from == job.id
+        assert derived.video.remixed_from_video_id is None  # the gateway drops it
 
 
 def test_gateway_without_list_or_delete(gateway: LocalServer) -> None:
