@@ -19,7 +19,17 @@ from ._profiles import ProfileName, check_profile, profile_for_url
 if TYPE_CHECKING:
     from .local import LocalServer
 
-__all__ = ["Backend", "cache_dir", "configure", "resolve_backend", "settings"]
+__all__ = [
+    "Backend",
+    "BackendName",
+    "cache_dir",
+    "configure",
+    "embedded_server",
+    "in_kernel",
+    "reset_settings",
+    "resolve_backend",
+    "settings",
+]
 
 BackendName = Literal["local", "openai"]
 OPENAI_BASE_URL = "https://api.openai.com/v1"
@@ -61,6 +71,8 @@ class Backend:
 
 @dataclass
 class Settings:
+    """What ``configure()`` set (``None``: not set, fall back to the environment)."""
+
     backend: BackendName | None = None
     base_url: str | None = None
     api_key: str | None = field(default=None, repr=False)
@@ -134,7 +146,7 @@ def cache_dir() -> Path:
     elif env := os.environ.get("SORA_NB_CACHE_DIR"):
         path = Path(env).expanduser()
     else:
-        import platformdirs
+        import platformdirs  # deferred: only needed when no cache dir is configured
 
         path = Path(platformdirs.user_cache_dir("sora_nb"))
     path.mkdir(parents=True, exist_ok=True)
@@ -149,7 +161,10 @@ def resolve_backend(
     > ``configure(profile=)`` > what the backend is (see ``profile_for_url``)."""
     check_profile(profile)
     chosen = _resolve(backend)
-    named = profile or (settings.profile if not isinstance(backend, Backend) else None)
+    named = profile
+    if named is None and not isinstance(backend, Backend):
+        env = os.environ.get("SORA_NB_PROFILE") or None
+        named = settings.profile or check_profile(env, param="SORA_NB_PROFILE")
     if named is not None and named != chosen.profile:
         return replace(chosen, profile=named, idempotent=_idempotent(named))
     return chosen
@@ -220,7 +235,7 @@ def embedded_server() -> LocalServer:
         if _embedded is not None and not _embedded.running:
             _embedded = None  # stopped (by the user, or a `with` block): start a new one
         if _embedded is None:
-            from . import local
+            from . import local  # deferred: aiohttp and render workers, only when needed
 
             seconds = float(os.environ.get("SORA_NB_LOCAL_JOB_SECONDS", LOCAL_JOB_SECONDS))
             _embedded = local.start(job_seconds=seconds, data_dir=cache_dir() / "local-backend")

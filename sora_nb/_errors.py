@@ -47,7 +47,9 @@ __all__ = [
     "SoraProtocolError",
     "SoraTimeout",
     "SoraUnsupported",
+    "from_sdk",
     "redact",
+    "register_secret",
 ]
 
 _SECRETS: set[str] = set()
@@ -75,6 +77,7 @@ class SoraError(Exception):
 
     @property
     def message(self) -> str:
+        """The error's text (without the class name)."""
         return str(self.args[0]) if self.args else ""
 
 
@@ -223,6 +226,8 @@ class SoraContentError(SoraMediaError):
 
 def from_sdk(exc: BaseException) -> SoraError:
     """Translate an ``openai`` SDK exception into the matching ``SoraError`` (key-free)."""
+    # Deferred: this leaf module is imported by the local server's render workers too,
+    # which never need the SDK.
     import openai
 
     if isinstance(exc, SoraError):

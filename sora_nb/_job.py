@@ -1,77 +1,67 @@
-"""SoraJob: one Sora video job's state and lifecycle (create, poll, wait, download, derive).
-No display code: views subscribe through ``on_progress`` and receive ``JobSnapshot``s."""
+"""SoraJob: one Sora video job's lifecycle (create, attach, poll, wait, download, derive).
+
+Its observable state (properties, snapshot, observers) is ``JobState`` in ``_jobstate``;
+the Videos API calls live in ``_videos`` and the polling loop in ``_poller``; every view
+reaches the job through the ``_views`` hooks and ``on_progress`` (the job imports no view)."""
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
 import logging
-import random
 import shutil
-import sys
-import threading
 import time
-import uuid
 import warnings
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+from collections.abc import Generator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Unpack
 
 import openai
 from openai.types import Video
-from openai.types.video_edit_params import VideoVideoReferenceInputParam
 
-from . import _capabilities, _store
-from ._config import Backend, BackendName, in_kernel, resolve_backend, settings
+from . import _store, _videos
+from ._config import Backend, BackendName, resolve_backend, settings
 from ._errors import (
     SoraConnectionError,
-    SoraContentError,
     SoraError,
     SoraJobCancelled,
     SoraJobExpired,
     SoraJobFailed,
+    SoraParameterError,
     SoraTimeout,
-    SoraUnsupported,
     from_sdk,
 )
 from ._fs import atomic_path
-from ._media import stream_download
-from ._params import VideoParams, build_params, normalize_prompt, normalize_seconds
-from ._poller import (
-    TRANSIENT,
-    PollPolicy,
-    TransientFailure,
-    backoff_delay,
-    fault_delay,
-    is_transient,
-    poll_after,
-    with_retries,
+from ._jobstate import JobState, is_final
+from ._params import (
+    VideoParams,
+    build_params,
+    normalize_prompt,
+    normalize_seconds,
 )
-from ._profiles import ProfileName, normalize_generic_seconds
+from ._poller import PollPolicy, TransientFailure, poll_until_done, retry_reason
+from ._profiles import normalize_generic_seconds
 from ._prompt import enhance_prompt
 from ._runtime import runtime
-from ._types import TERMINAL, JobError, JobSnapshot, PollState, Status, Variant, normalize_status
+from ._types import VARIANTS, JobOptions, Variant, allowed, normalize_status
+from ._views import views
+from ._wire import error_of, field, progress_of, time_of
 
 if TYPE_CHECKING:
-    from ._audio import AudioInput, MergedVideo
+    from ._audio import MergedVideo
+    from ._types import AudioInput
 
 __all__ = ["SoraJob"]
 
 log = logging.getLogger("sora_nb")
-Observer = Callable[[JobSnapshot], None]
-T = TypeVar("T")
 _live: weakref.WeakValueDictionary[str, SoraJob] = weakref.WeakValueDictionary()
 
 
-class SoraJob:
+class SoraJob(JobState):
     """A Sora video job. ``SoraJob(prompt)`` creates it on the backend and returns at once
     with ``job.id`` set; a background task keeps ``status`` and ``progress`` current.
-
-    ``model``, ``seconds`` and ``size`` left as ``None`` take the profile's defaults:
-    ``sora-2``, 8 s and 1280x720 on the ``sora`` profile, the server's own on ``generic``.
-    ``extra`` adds server-specific request fields (``{"seed": 7}``); ``profile`` names the
-    rules (``"sora"`` or ``"generic"``) instead of following the backend.
+    Keyword arguments: see ``JobOptions``.
 
     >>> job = SoraJob("A calico cat playing piano", seconds=8)   # doctest: +SKIP
     >>> job.wait().download()                                    # doctest: +SKIP
@@ -79,122 +69,35 @@ class SoraJob:
 
     id: str
 
-    def __init__(
-        self,
-        prompt: str,
-        *,
-        model: str | None = None,
-        seconds: float | int | str | None = None,
-        size: str | tuple[int, int] | None = None,
-        input_reference: Any = None,
-        fit: str | None = None,
-        enhance: bool = True,
-        cache: bool = True,
-        backend: BackendName | Backend | None = None,
-        extra: dict[str, Any] | None = None,
-        profile: ProfileName | None = None,
-    ) -> None:
-        params, resolved = _prepare(prompt, model, seconds, size, input_reference, fit,
-                                    enhance, backend, extra, profile)
-        runtime.run(self._start(params, resolved, cache))
+    def __init__(self, prompt: str, **options: Unpack[JobOptions]) -> None:
+        params, backend, cache = _prepare(prompt, options)
+        runtime.run(self._start(params, backend, cache))
 
     # -- construction -----------------------------------------------------------------
 
     @classmethod
-    async def acreate(
-        cls,
-        prompt: str,
-        *,
-        model: str | None = None,
-        seconds: float | int | str | None = None,
-        size: str | tuple[int, int] | None = None,
-        input_reference: Any = None,
-        fit: str | None = None,
-        enhance: bool = True,
-        cache: bool = True,
-        backend: BackendName | Backend | None = None,
-        extra: dict[str, Any] | None = None,
-        profile: ProfileName | None = None,
-    ) -> SoraJob:
+    async def async_create(cls, prompt: str, **options: Unpack[JobOptions]) -> SoraJob:
         """The async twin of ``SoraJob(...)``, for use inside a running event loop."""
-        params, resolved = _prepare(prompt, model, seconds, size, input_reference, fit,
-                                    enhance, backend, extra, profile)
+        params, backend, cache = _prepare(prompt, options)
         job = cls.__new__(cls)
-        await runtime.wrap(job._start(params, resolved, cache))
+        await runtime.wrap(job._start(params, backend, cache))
         return job
 
     async def _start(self, params: VideoParams, backend: Backend, cache: bool) -> None:
         key = params.cache_key(backend.identity)
-        client = runtime.client(backend)
         policy = settings.poll
-        if cache and (entry := _store.find_cached(key)) is not None:
-            try:
-                video = await with_retries(lambda: client.videos.retrieve(entry.id), policy)
-            except (openai.NotFoundError, TransientFailure):
-                pass  # gone from the backend (or unreachable): make a new one below
-            except openai.APIError as exc:
-                raise from_sdk(exc) from None
-            else:
-                expired = video.expires_at is not None and video.expires_at <= time.time()
-                if normalize_status(video.status) in _REUSABLE and not expired:
-                    self._setup(video, backend, entry.original_prompt, from_cache=True)
-                    return
-
-        idempotency = {"Idempotency-Key": f"sora-nb-{uuid.uuid4().hex}"}
-        kwargs = params.create_kwargs()
-
-        def send() -> Awaitable[Video]:
-            if params.reference is None and _capabilities.lacking(backend.identity, "form"):
-                return client.post("/videos", cast_to=Video, body=params.json_body(),
-                                   options={"headers": idempotency})
-            return client.videos.create(**kwargs, extra_headers=idempotency)
-
-        async def create_and_journal() -> Video:
-            try:
-                video = await with_retries(send, policy)
-            except TransientFailure as exc:
-                raise from_sdk(exc.last) from None
-            except openai.APIError as exc:
-                if not (params.reference is None and _capabilities.needs_json(exc)):
-                    raise from_sdk(exc) from None
-                # SGLang's multipart create requires a reference image; text-to-video goes
-                # as JSON (docs/diffusion/openai_api.md). A 400 proves nothing was made.
-                _capabilities.mark_lacking(backend.identity, "form")
-                video = await _sdk(send, policy)
-            # Journal before anything else: a paid-for generation is never lost.
-            _journal_created(video, backend, params.original_prompt, "create", key)
-            return video
-
-        # Shielded: an interrupt (Ctrl-C in a cell) cannot stop a create half-way, after
-        # the server accepted it but before the journal has it.
-        video = await asyncio.shield(create_and_journal())
+        if cache and (found := await _videos.find_reusable(backend, key, policy)) is not None:
+            entry, video = found
+            self._setup(video, backend, entry.original_prompt, from_cache=True)
+            return
+        video = await _videos.create_video(backend, params, key, policy)
         self._setup(video, backend, params.original_prompt, from_cache=False)
 
     def _setup(
         self, video: Video, backend: Backend, original_prompt: str | None, *, from_cache: bool
     ) -> None:
-        self.id = video.id
-        self.backend_config = backend
-        self.original_prompt = original_prompt if original_prompt is not None else (
-            video.prompt or ""
-        )
-        self.from_cache = from_cache
-        self._lock = threading.Lock()
-        self._notify = threading.RLock()
-        self._observers: list[Observer] = []
-        self._video = video
-        self._created = float(video.created_at) if from_cache else time.time()
-        self._finished: float | None = (
-            float(video.completed_at or time.time()) if _final(video) else None
-        )
-        self._progress_max: int | None = _reported_progress(video)
-        self._source_id: str | None = None
-        self._made_locally: tuple[Variant, ...] = ()
-        self._poll_state: PollState = "active"
-        self._note: str | None = None
-        self._rate: tuple[float, int] | None = None
+        self._init_state(video, backend, original_prompt, from_cache=from_cache)
         self._failure: SoraError | None = None
-        self._settled = threading.Event()
         self._downloads: dict[Variant, asyncio.Future[Path]] = {}
         self._task: concurrent.futures.Future[None] | asyncio.Task[None] | None = None
         _live[self.id] = self
@@ -206,11 +109,10 @@ class SoraJob:
         server's list). Returns the live object if this process already has one."""
         if (job := _live.get(video_id)) is not None:
             return job.resume()
-        resolved = resolve_backend(backend)
-        return runtime.run(cls._attach(video_id, resolved))
+        return runtime.run(cls._attach(video_id, resolve_backend(backend)))
 
     @classmethod
-    async def aattach(
+    async def async_attach(
         cls, video_id: str, *, backend: BackendName | Backend | None = None
     ) -> SoraJob:
         """The async twin of ``attach``."""
@@ -220,196 +122,17 @@ class SoraJob:
 
     @classmethod
     async def _attach(cls, video_id: str, backend: Backend) -> SoraJob:
-        client = runtime.client(backend)
-        video = await _sdk(lambda: client.videos.retrieve(video_id), settings.poll)
+        video = await _videos.retrieve_video(backend, video_id, settings.poll)
         known = {e.id: e for e in _store.history(include_deleted=True)}
         original = known[video_id].original_prompt if video_id in known else None
         if video_id not in known:
-            _journal_created(video, backend, video.prompt or "", "attached", None)
+            _videos.journal_created(video, backend, video.prompt or "", "attached", None)
         job = cls.__new__(cls)
         job._setup(video, backend, original, from_cache=False)
-        job._created = _number(video.created_at, time.time())
+        job._created = time_of(field(video, "created_at")) or job._created
         # the journal's source id is sora_nb's own; a gateway may rewrite the server's
         job._source_id = known[video_id].remixed_from if video_id in known else None
         return job
-
-    # -- state ------------------------------------------------------------------------
-
-    @property
-    def video(self) -> Video:
-        """The backend's latest ``Video`` object for this job."""
-        return self._video
-
-    @property
-    def status(self) -> Status | str:
-        """A ``Status`` (what servers call ``pending``, ``processing``, ``succeeded``... is
-        mapped), or the server's own word if sora_nb does not know it (never final)."""
-        return normalize_status(self._video.status)
-
-    @property
-    def progress(self) -> int | None:
-        """Percent done, the highest the server reported (it never goes back), 100 once
-        completed; ``None`` while the server reports no progress at all."""
-        if self.status == "completed":
-            return 100
-        return self._progress_max
-
-    @property
-    def error(self) -> JobError | None:
-        err = self._video.error
-        if err is None and self.status not in _UNFINISHED_FINAL:
-            return None
-        code = getattr(err, "code", None)
-        message = getattr(err, "message", None)
-        default = "unknown_error" if self.status == "failed" else self.status
-        return JobError(str(code) if code not in (None, "") else default,
-                        str(message) if message else "")
-
-    @property
-    def prompt(self) -> str:
-        """The prompt sent to the backend (after prompt enhancement)."""
-        return self._video.prompt or self.original_prompt
-
-    @property
-    def model(self) -> str:
-        return str(getattr(self._video, "model", None) or "")
-
-    @property
-    def size(self) -> str:
-        return str(getattr(self._video, "size", None) or "")
-
-    @property
-    def seconds(self) -> int:
-        return int(_number(getattr(self._video, "seconds", None), 0))
-
-    @property
-    def backend(self) -> str:
-        return self.backend_config.label
-
-    @property
-    def created_at(self) -> float:
-        return _number(getattr(self._video, "created_at", None), self._created)
-
-    @property
-    def elapsed(self) -> float:
-        """Seconds since creation (frozen once the job finished)."""
-        end = self._finished if self._finished is not None else time.time()
-        return max(0.0, end - self._created)
-
-    @property
-    def done(self) -> bool:
-        return self.status in TERMINAL
-
-    @property
-    def remixed_from(self) -> str | None:
-        """The id of the job this one was derived from, by sora_nb's own record (a gateway
-        may rewrite the server's ``remixed_from_video_id``)."""
-        return self._source_id or getattr(self._video, "remixed_from_video_id", None)
-
-    @property
-    def url(self) -> str:
-        """The backend's content URL of the video (needs the API key as Bearer token)."""
-        return self.backend_config.content_url(self.id)
-
-    def snapshot(self) -> JobSnapshot:
-        """A read-only picture of the job now."""
-        with self._lock:
-            return self._snapshot_locked()
-
-    def _snapshot_locked(self) -> JobSnapshot:
-        v = self._video
-        elapsed = self.elapsed
-        del v
-        return JobSnapshot(
-            id=self.id, status=self.status, progress=self.progress, prompt=self.prompt,
-            original_prompt=self.original_prompt, model=self.model, size=self.size,
-            seconds=self.seconds, backend=self.backend, from_cache=self.from_cache,
-            created_at=self.created_at, elapsed=elapsed, error=self.error,
-            poll_state=self._poll_state, note=self._note, eta=self._eta(),
-            remixed_from=self.remixed_from, made_locally=self._made_locally,
-        )
-
-    def _eta(self) -> float | None:
-        if self._rate is None or self.status != "in_progress":
-            return None
-        t0, p0 = self._rate
-        p = self.progress
-        if p is None or p <= p0:
-            return None
-        per_percent = (time.time() - t0) / (p - p0)
-        return max(0.0, per_percent * (100 - p))
-
-    def __repr__(self) -> str:
-        shown = "" if self.progress is None else f" {self.progress}%"
-        return f"<SoraJob {self.id} {self.status}{shown}>"
-
-    # -- observers --------------------------------------------------------------------
-
-    def on_progress(self, fn: Observer) -> Callable[[], None]:
-        """Call ``fn(snapshot)`` now and on every change (from the background thread).
-        Returns a function that unsubscribes. An exception in ``fn`` is logged, never
-        stops the poller."""
-        with self._notify:
-            with self._lock:
-                self._observers.append(fn)
-                snap = self._snapshot_locked()
-            _call(fn, snap)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                if fn in self._observers:
-                    self._observers.remove(fn)
-
-        return unsubscribe
-
-    async def updates(self) -> AsyncIterator[JobSnapshot]:
-        """Yield a snapshot now and on every change until the job settles (finished,
-        cancelled, timed out or errored). Works on any event loop."""
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[JobSnapshot] = asyncio.Queue()
-
-        def forward(snap: JobSnapshot) -> None:
-            loop.call_soon_threadsafe(queue.put_nowait, snap)
-
-        unsubscribe = self.on_progress(forward)
-        try:
-            while True:
-                snap = await queue.get()
-                yield snap
-                if snap.terminal or snap.poll_state != "active":
-                    return
-        finally:
-            unsubscribe()
-
-    def _update(self, video: Video | None = None, **changes: Any) -> None:
-        # _notify orders whole updates: the settled flag and every observer see the
-        # changes in the order they were made, from whichever thread made them.
-        with self._notify:
-            self._apply(video, changes)
-
-    def _apply(self, video: Video | None, changes: dict[str, Any]) -> None:
-        with self._lock:
-            if video is not None:
-                reported = _reported_progress(video)
-                if reported is not None:  # on screen progress never goes backwards
-                    self._progress_max = max(reported, self._progress_max or 0)
-                if (self._rate is None and reported is not None
-                        and normalize_status(video.status) == "in_progress"):
-                    self._rate = (time.time(), self._progress_max or 0)
-                self._video = video
-                if _final(video) and self._finished is None:
-                    self._finished = time.time()
-            for name, value in changes.items():
-                setattr(self, f"_{name}", value)
-            settled = self.done or self._poll_state != "active"
-            snap = self._snapshot_locked()
-            observers = list(self._observers)
-        if not settled:
-            self._settled.clear()
-        for fn in observers:
-            _call(fn, snap)
-        if settled:  # after the observers: when wait() returns, they have seen the end
-            self._settled.set()
 
     # -- polling ----------------------------------------------------------------------
 
@@ -421,66 +144,44 @@ class SoraJob:
         self._task = runtime.submit(self._poll(settings.poll))
 
     async def _poll(self, policy: PollPolicy) -> None:
+        """Run ``poll_until_done`` and turn how it ended into the job's poll state."""
         try:
-            await self._poll_loop(policy)
+            ended = await poll_until_done(
+                lambda: _videos.retrieve_with_headers(self._backend, self.id),
+                is_final,
+                policy, on_result=self._polled, on_retry=self._retrying,
+            )
         except asyncio.CancelledError:
             raise
+        except TransientFailure as exc:
+            note = (f"Sora job {self.id}: backend unreachable after {exc.attempts} "
+                    f"attempts ({from_sdk(exc.last).message}); job.resume() tries again")
+            self._failure = SoraConnectionError(note)
+            self._update(poll_state="error", note=note)
+        except openai.APIError as exc:
+            self._failure = from_sdk(exc)
+            self._update(poll_state="error", note=self._failure.message)
         except Exception as exc:  # never die silently: the job shows why it stopped
             self._failure = from_sdk(exc)
             log.exception("sora_nb: polling of %s stopped", self.id)
             self._update(poll_state="error", note=self._failure.message)
-
-    async def _poll_loop(self, policy: PollPolicy) -> None:
-        client = runtime.client(self.backend_config)
-        rng = random.Random(policy.seed)
-        start = policy.clock()
-        attempt = failures = 0
-        while True:
-            if policy.clock() - start > policy.deadline:
+        else:
+            if ended == "timed_out":
                 self._update(poll_state="timed_out", note=(
-                    f"stopped polling after {policy.deadline:.0f} s; job.resume() continues"
+                    f"stopped polling after {policy.max_wait:.0f} s; job.resume() continues"
                 ))
-                return
-            try:
-                raw = await client.videos.with_raw_response.retrieve(self.id)
-                video = raw.parse()
-            except TRANSIENT as exc:
-                if not is_transient(exc):
-                    raise
-                failures += 1
-                if failures > policy.max_failures:
-                    error = from_sdk(exc)
-                    note = (f"Sora job {self.id}: backend unreachable after {failures} "
-                            f"attempts ({error.message}); job.resume() tries again")
-                    self._failure = SoraConnectionError(note)
-                    self._update(poll_state="error", note=note)
-                    return
-                delay = fault_delay(policy, exc, failures - 1, rng)
-                reason = "rate limited" if isinstance(exc, openai.RateLimitError) else (
-                    "backend error" if isinstance(exc, openai.APIStatusError) else
-                    "connection problem")
-                self._update(note=f"{reason}; retrying in {delay:.1f} s")
-                await policy.sleep(delay)
-                continue
-            except openai.APIError as exc:
-                self._failure = from_sdk(exc)
-                self._update(poll_state="error", note=self._failure.message)
-                return
-            failures = 0
-            if _final(video):
-                err = getattr(video, "error", None)
-                code = getattr(err, "code", None)
-                _store.journal_status(self.id, normalize_status(video.status),
-                                      _reported_progress(video) or 0,
-                                      str(code) if code is not None else None,
-                                      getattr(err, "message", None))
-                self._update(video, poll_state="done", note=None)
-                return
+
+    def _polled(self, video: Video) -> None:
+        if is_final(video):
+            code, message = error_of(video)
+            _store.journal_status(self.id, normalize_status(field(video, "status")),
+                                  progress_of(field(video, "progress")) or 0, code, message)
+            self._update(video, poll_state="done", note=None)
+        else:
             self._update(video, note=None)
-            hinted = poll_after(raw.headers)
-            delay = hinted if hinted is not None else backoff_delay(policy, attempt, rng)
-            attempt += 1
-            await policy.sleep(delay)
+
+    def _retrying(self, exc: Exception, delay: float) -> None:
+        self._update(note=f"{retry_reason(exc)}; retrying in {delay:.1f} s")
 
     def cancel(self) -> None:
         """Stop polling this job here. The server may still render it (and bill it):
@@ -505,13 +206,13 @@ class SoraJob:
     def wait(self, timeout: float | None = None, *, progress: bool | None = None) -> SoraJob:
         """Block until the job finishes; return it. Raises ``SoraJobFailed`` if it failed,
         ``SoraTimeout`` after ``timeout`` seconds (the job goes on). In a terminal, shows a
-        text progress bar (``progress=False`` turns it off)."""
+        text progress bar (``progress=False`` turns it off, ``True`` forces it)."""
         if runtime.in_runtime_thread():
             raise RuntimeError(
                 "job.wait() was called from the sora_nb runtime thread (inside a progress "
                 "callback?): it would block every job's polling; use `await job` there"
             )
-        bar = _text_progress(progress)
+        bar = views.progress_bar(progress) if views.progress_bar is not None else None
         unsubscribe = self.on_progress(bar) if bar is not None else None
         started = time.monotonic()
         try:
@@ -543,9 +244,9 @@ class SoraJob:
     def _outcome(self, waited: float) -> SoraJob:
         if self.status == "completed":
             return self
-        if self.status in _UNFINISHED_FINAL:
+        if self.status in _FAILURES:
             err = self.error
-            kind = _FAILURES.get(self.status, SoraJobFailed)
+            kind = _FAILURES[self.status]
             raise kind(self, err.code if err else None, err.message if err else None)
         if self._poll_state == "timed_out":
             raise SoraTimeout(self, waited)
@@ -561,29 +262,30 @@ class SoraJob:
         self.wait()
         return runtime.run(self._download(variant, path))
 
-    async def adownload(self, variant: Variant = "video", path: str | Path | None = None) -> Path:
+    async def async_download(self, variant: Variant = "video",
+                             path: str | Path | None = None) -> Path:
         """The async twin of ``download``."""
         await self.async_wait()
         return await runtime.wrap(self._download(variant, path))
 
-    def download_future(self, variant: Variant = "video") -> concurrent.futures.Future[Path]:
-        """Start downloading a finished job's ``variant`` without blocking (any thread)."""
-        return runtime.submit(self._download(variant, None))
-
-    def bytes(self, variant: Variant = "video") -> bytes:
+    def read_bytes(self, variant: Variant = "video") -> bytes:
         """The content of ``variant`` (cached download) as bytes: for small assets."""
         return self.download(variant).read_bytes()
 
-    async def _download(self, variant: Variant, path: str | Path | None) -> Path:
-        if variant not in _store.EXTENSIONS:
-            from ._errors import SoraParameterError
+    async def async_read_bytes(self, variant: Variant = "video") -> bytes:
+        """The async twin of ``read_bytes``."""
+        path = await self.async_download(variant)
+        return await asyncio.to_thread(path.read_bytes)
 
-            raise SoraParameterError("variant", variant, "'video', 'thumbnail' or 'spritesheet'")
+    async def _download(self, variant: Variant, path: str | Path | None) -> Path:
+        if variant not in VARIANTS:
+            raise SoraParameterError("variant", variant, allowed(VARIANTS))
         if self.status != "completed":
             await self.async_wait()
         future = self._downloads.get(variant)
         if future is None or (future.done() and future.exception() is not None):
-            future = asyncio.ensure_future(self._fetch(variant))
+            future = asyncio.ensure_future(_videos.download_asset(
+                self._backend, self.id, variant, settings.poll, self._made_from_video))
             self._downloads[variant] = future
         cached = await asyncio.shield(future)
         if path is None:
@@ -595,39 +297,10 @@ class SoraJob:
             shutil.copyfile(cached, tmp)
         return target
 
-    async def _fetch(self, variant: Variant) -> Path:
-        target = _store.media_path(self.id, variant)
-        if target.exists():
-            return target
-        backend = self.backend_config
-        if variant != "video" and _capabilities.lacking(backend.identity, variant):
-            return await self._make_still(variant, target)
-        client = runtime.client(backend)
-        try:
-            return await _sdk(lambda: stream_download(
-                client, self.id, variant, target, server=backend.label), settings.poll)
-        except SoraContentError as exc:
-            # A server that ignores ``variant`` answers with the MP4 (LiteLLM 1.110.2,
-            # measured): make the still here. Anything else is a real error.
-            if variant == "video" or exc.found != "mp4":
-                raise
-        except SoraError as exc:
-            if variant == "video" or getattr(exc, "status_code", None) not in (400, 404, 405):
-                raise
-        _capabilities.mark_lacking(backend.identity, variant)
-        return await self._make_still(variant, target)
-
-    async def _make_still(self, variant: Variant, target: Path) -> Path:
-        """Make ``variant`` from the downloaded MP4 (the server has none of its own) and
-        say so on the card."""
-        from ._stills import make_spritesheet, make_thumbnail
-
-        video = await self._download("video", None)
-        make = make_thumbnail if variant == "thumbnail" else make_spritesheet
-        path = await asyncio.to_thread(make, video, target)
+    def _made_from_video(self, variant: Variant) -> None:
+        """A still sora_nb made from the MP4 (the server has none): the card says so."""
         if variant not in self._made_locally:
             self._update(made_locally=(*self._made_locally, variant))
-        return path
 
     # -- derived jobs -----------------------------------------------------------------
 
@@ -636,268 +309,120 @@ class SoraJob:
         self.wait()
         return runtime.run(self._derive("remix", prompt, enhance, None))
 
+    async def async_remix(self, prompt: str, *, enhance: bool = True) -> SoraJob:
+        """The async twin of ``remix``."""
+        await self.async_wait()
+        return await runtime.wrap(self._derive("remix", prompt, enhance, None))
+
     def extend(self, prompt: str, seconds: float | int | str = 4, *, enhance: bool = True
                ) -> SoraJob:
         """A new job that continues this one by ``seconds`` (4, 8 or 12 on the ``sora``
-        profile)."""
+        profile; whole seconds as given on ``generic``)."""
         self.wait()
-        # the sora profile rounds to 4/8/12; a generic server gets whole seconds as given
-        check = (normalize_seconds if self.backend_config.profile == "sora"
-                 else normalize_generic_seconds)
-        return runtime.run(self._derive("extend", prompt, enhance, check(seconds)))
+        return runtime.run(self._derive("extend", prompt, enhance, self._extension(seconds)))
+
+    async def async_extend(self, prompt: str, seconds: float | int | str = 4, *,
+                           enhance: bool = True) -> SoraJob:
+        """The async twin of ``extend``."""
+        await self.async_wait()
+        return await runtime.wrap(
+            self._derive("extend", prompt, enhance, self._extension(seconds))
+        )
+
+    def _extension(self, seconds: float | int | str) -> int | None:
+        if self._backend.profile == "sora":
+            return normalize_seconds(seconds)
+        return normalize_generic_seconds(seconds)
 
     def edit(self, prompt: str, *, enhance: bool = True) -> SoraJob:
         """A new job that edits this (finished) one as ``prompt`` says."""
         self.wait()
         return runtime.run(self._derive("edit", prompt, enhance, None))
 
-    async def _derive(self, kind: str, prompt: str, enhance: bool, seconds: int | None
-                      ) -> SoraJob:
+    async def async_edit(self, prompt: str, *, enhance: bool = True) -> SoraJob:
+        """The async twin of ``edit``."""
+        await self.async_wait()
+        return await runtime.wrap(self._derive("edit", prompt, enhance, None))
+
+    async def _derive(self, kind: _videos.DeriveKind, prompt: str, enhance: bool,
+                      seconds: int | None) -> SoraJob:
         original = normalize_prompt(prompt)
         sent = enhance_prompt(original) if enhance else original
-        backend = self.backend_config
-        _capabilities.require(backend.identity, kind, backend.label)  # type: ignore[arg-type]
-        client = runtime.client(backend)
-        headers = {"Idempotency-Key": f"sora-nb-{uuid.uuid4().hex}"}
-        source: VideoVideoReferenceInputParam = {"id": self.id}
-        # The SDK's videos.edit()/extend() reject a {"id": ...} video reference (openai
-        # 3.57 treats the field as a file upload only), so those two go as JSON through
-        # the same client's generic post(); remix has no file field and works as is.
-        body: dict[str, object] = {"prompt": sent, "video": source}
-        if seconds is not None:
-            body["seconds"] = str(seconds)
-        path = {"edit": "/videos/edits", "extend": "/videos/extensions"}.get(kind)
-
-        def call() -> Awaitable[Video]:
-            if path is None:
-                return client.videos.remix(self.id, prompt=sent, extra_headers=headers)
-            return client.post(path, cast_to=Video, body=body, options={"headers": headers})
-
-        video = await self._capable(kind, call)  # type: ignore[arg-type]
-        _journal_created(video, self.backend_config, original, kind, None,
-                         remixed_from=self.id)
+        video = await _videos.derive_video(self._backend, self.id, kind, sent, original,
+                                           seconds, settings.poll)
         job = SoraJob.__new__(SoraJob)
-        job._setup(video, self.backend_config, original, from_cache=False)
+        job._setup(video, self._backend, original, from_cache=False)
         # sora_nb's own record of the source: a gateway rewrites remixed_from_video_id
         job._update(source_id=self.id)
         return job
-
-    async def _capable(self, operation: _capabilities.Operation,
-                       call: Callable[[], Awaitable[T]]) -> T:
-        """``_sdk(call)``, where an answer saying the server lacks ``operation`` becomes
-        ``SoraUnsupported`` (remembered, so that server is not asked again)."""
-        backend = self.backend_config
-        try:
-            return await with_retries(call, settings.poll)
-        except TransientFailure as exc:
-            raise from_sdk(exc.last) from None
-        except openai.APIError as exc:
-            status = _capabilities.refusal_status(exc, operation)
-            if status == 404 and not await self._still_there():
-                raise from_sdk(exc) from None  # the video is gone, not the operation
-            if status is None:
-                raise from_sdk(exc) from None
-            _capabilities.mark_lacking(backend.identity, operation)
-            raise SoraUnsupported(operation, backend.label, status_code=status) from None
-
-    async def _still_there(self) -> bool:
-        """Whether the server still has this job (a 404 names a missing video or route)."""
-        client = runtime.client(self.backend_config)
-        try:
-            await with_retries(lambda: client.videos.retrieve(self.id), settings.poll)
-        except (openai.APIError, TransientFailure):
-            return False
-        return True
 
     def delete(self) -> None:
         """Delete the job and its assets on the backend, and its cached downloads here.
         Raises ``SoraUnsupported`` (and keeps everything) on a server without delete."""
         runtime.run(self._delete())
 
+    async def async_delete(self) -> None:
+        """The async twin of ``delete``."""
+        await runtime.wrap(self._delete())
+
     async def _delete(self) -> None:
-        backend = self.backend_config
-        _capabilities.require(backend.identity, "delete", backend.label)
-        client = runtime.client(backend)
-        await self._capable("delete", lambda: client.videos.delete(self.id))
-        if self._task is not None:
+        await _videos.delete_video(self._backend, self.id, settings.poll)
+        if self._task is not None:  # only once the server deleted it
             self._task.cancel()
-        _store.journal_event("deleted", id=self.id)
-        shutil.rmtree(_store.media_path(self.id, "video").parent, ignore_errors=True)
         self._downloads.clear()
         _live.pop(self.id, None)
         self._update(poll_state="done" if self.done else "cancelled", note="deleted")
 
-    # -- audio and display (views and merge live elsewhere; imported on use) ------------
+    # -- audio and display --------------------------------------------------------------
 
     def with_audio(self, audio: AudioInput, **options: Any) -> MergedVideo:
         """Download the video and merge ``audio`` into it (see ``sora_nb.merge_audio``)."""
+        # Deferred: _audio loads numpy and moviepy (hundreds of ms), needed only here.
         from ._audio import merge_audio
 
         return merge_audio(self.download(), audio, **options)
 
+    async def async_with_audio(self, audio: AudioInput, **options: Any) -> MergedVideo:
+        """The async twin of ``with_audio`` (the merge runs in a worker thread)."""
+        # Deferred: _audio loads numpy and moviepy (hundreds of ms), needed only here.
+        from ._audio import merge_audio
+
+        video = await self.async_download()
+        return await asyncio.to_thread(merge_audio, video, audio, **options)
+
     def show(self, variant: Variant = "video", *, embed: bool = False,
              width: int | None = None) -> None:
         """Display ``variant`` inline (waiting with the live card first if unfinished)."""
-        from ._widget import show_job
-
-        show_job(self, variant, embed=embed, width=width)
+        if views.show is None:
+            raise SoraError("no notebook view is registered (import sora_nb first)")
+        views.show(self, variant, embed, width)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        from ._widget import job_mimebundle
+        if views.mimebundle is None:
+            return {"text/plain": repr(self)}
+        return views.mimebundle(self, include, exclude)
 
-        return job_mimebundle(self, include, exclude)
-
-    def _repr_html_(self) -> str:
-        from ._display import job_html
-
-        return job_html(self.snapshot())
+    def _repr_html_(self) -> str | None:
+        return views.html(self) if views.html is not None else None
 
 
-def backend_history(
-    journal: list[_store.HistoryEntry], limit: int, notes: list[str] | None = None
-) -> list[_store.HistoryEntry]:
-    """``journal`` merged with the current backend's ``limit`` newest jobs (statuses from
-    the backend win; source ids from the journal win), newest first. If the backend cannot
-    be reached, or has no list, ``journal`` as is, and one line saying so in ``notes``."""
-    from dataclasses import replace
-
-    try:
-        backend = resolve_backend()
-        client = runtime.client(backend)
-
-        async def listed() -> list[Video]:
-            _capabilities.require(backend.identity, "list", backend.label)
-            # one retry at most: a gallery should not stall on a backend that is away
-            quick = replace(settings.poll, max_failures=1)
-            try:
-                page = await with_retries(lambda: client.videos.list(limit=min(limit, 100)),
-                                          quick)
-            except TransientFailure as exc:
-                raise from_sdk(exc.last) from None
-            except openai.APIError as exc:
-                status = _capabilities.refusal_status(exc, "list")
-                if status is None:
-                    raise from_sdk(exc) from None
-                _capabilities.mark_lacking(backend.identity, "list")
-                raise SoraUnsupported("list", backend.label, status_code=status) from None
-            return list(page.data)
-
-        videos = runtime.run(listed())
-    except SoraUnsupported as exc:
-        line = f"{exc.server} has no list of jobs: showing this machine's journal"
-        log.info("sora_nb: %s", line)
-        if notes is not None:
-            notes.append(line)
-        return journal
-    except SoraError as exc:
-        log.warning("sora_nb: the backend's list is unavailable (%s)", exc)
-        if notes is not None:
-            notes.append("the backend's list is unavailable: showing this machine's journal")
-        return journal
-    by_id = {e.id: e for e in journal}
-    for v in videos:
-        known = by_id.get(v.id)
-        status = normalize_status(v.status)
-        progress = _reported_progress(v) or 0
-        if known is not None:
-            by_id[v.id] = replace(known, status=status, progress=progress)
-        else:
-            by_id[v.id] = _store.HistoryEntry(
-                id=v.id, prompt=getattr(v, "prompt", None) or "",
-                original_prompt=getattr(v, "prompt", None) or "",
-                model=str(getattr(v, "model", None) or ""),
-                seconds=int(_number(getattr(v, "seconds", None), 0)),
-                size=str(getattr(v, "size", None) or ""), backend=backend.identity,
-                created_at=_number(getattr(v, "created_at", None), 0.0), status=status,
-                progress=progress, remixed_from=getattr(v, "remixed_from_video_id", None),
-                kind="listed",
-            )
-    return sorted(by_id.values(), key=lambda e: e.created_at, reverse=True)
-
-
-def _prepare(prompt: str, model: str | None, seconds: float | int | str | None,
-             size: str | tuple[int, int] | None, input_reference: Any, fit: str | None,
-             enhance: bool, backend: BackendName | Backend | None,
-             extra: dict[str, Any] | None, profile: ProfileName | None,
-             ) -> tuple[VideoParams, Backend]:
-    """Resolve the backend (and its profile) and validate everything by that profile's
+def _prepare(prompt: str, options: JobOptions) -> tuple[VideoParams, Backend, bool]:
+    """Resolve the backend and its profile, and validate everything by that profile's
     rules, before any request is sent."""
-    resolved = resolve_backend(backend, profile=profile)
+    unknown = sorted(set(options) - JobOptions.__optional_keys__)
+    if unknown:
+        raise TypeError(f"SoraJob() got an unexpected keyword argument {unknown[0]!r}")
+    backend = resolve_backend(options.get("backend"), profile=options.get("profile"))
     params = build_params(
-        prompt, model=model, seconds=seconds, size=size, input_reference=input_reference,
-        fit=fit, enhance=enhance,  # type: ignore[arg-type]
-        profile=resolved.profile, extra=extra,
+        prompt, model=options.get("model"), seconds=options.get("seconds"),
+        size=options.get("size"), input_reference=options.get("input_reference"),
+        fit=options.get("fit"), enhance=options.get("enhance", True),
+        profile=backend.profile, extra=options.get("extra"),
     )
-    return params, resolved
+    return params, backend, options.get("cache", True)
 
 
-#: Statuses in which a journaled job may be reused for an identical request.
-_REUSABLE = frozenset({"queued", "in_progress", "completed"})
-#: Final statuses without a video, and the error ``wait()`` raises for each.
-_UNFINISHED_FINAL = frozenset({"failed", "cancelled", "expired"})
+#: The error ``wait()`` raises for each final status without a video.
 _FAILURES: dict[str, type[SoraJobFailed]] = {
-    "cancelled": SoraJobCancelled, "expired": SoraJobExpired,
+    "failed": SoraJobFailed, "cancelled": SoraJobCancelled, "expired": SoraJobExpired,
 }
-
-
-def _final(video: Video) -> bool:
-    return normalize_status(getattr(video, "status", None)) in TERMINAL
-
-
-def _reported_progress(video: Video) -> int | None:
-    """The server's progress, clamped to 0..100, or ``None`` when it sent none (null,
-    missing, or not a number): servers such as vLLM-Omni report it best effort."""
-    value = getattr(video, "progress", None)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        return None
-    return max(0, min(100, int(value)))
-
-
-def _number(value: object, default: float) -> float:
-    """``value`` as a float if a server sent a number (or numeric text), else ``default``."""
-    if isinstance(value, bool):
-        return default
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return default
-    return number if number == number else default
-
-
-async def _sdk(call: Callable[[], Awaitable[T]], policy: PollPolicy) -> T:
-    """``with_retries`` whose failures come out as ``SoraError``s (key-free)."""
-    try:
-        return await with_retries(call, policy)
-    except TransientFailure as exc:
-        raise from_sdk(exc.last) from None
-    except openai.APIError as exc:
-        raise from_sdk(exc) from None
-
-
-def _journal_created(video: Video, backend: Backend, original_prompt: str, kind: str,
-                     cache_key: str | None, remixed_from: str | None = None) -> None:
-    _store.record_created(_store.HistoryEntry(
-        id=video.id, prompt=getattr(video, "prompt", None) or original_prompt,
-        original_prompt=original_prompt, model=str(getattr(video, "model", None) or ""),
-        seconds=int(_number(getattr(video, "seconds", None), 0)),
-        size=str(getattr(video, "size", None) or ""), backend=backend.identity,
-        created_at=time.time(), status=normalize_status(video.status),
-        progress=_reported_progress(video) or 0,
-        remixed_from=remixed_from or getattr(video, "remixed_from_video_id", None),
-        kind=kind, cache_key=cache_key,
-    ))
-
-
-def _call(fn: Observer, snap: JobSnapshot) -> None:
-    try:
-        fn(snap)
-    except Exception:
-        log.exception("a sora_nb progress callback raised; polling goes on")
-
-
-def _text_progress(wanted: bool | None) -> Any:
-    if wanted is False or (wanted is None and (in_kernel() or not sys.stderr.isatty())):
-        return None
-    from ._textbar import TextProgress
-
-    return TextProgress(stream=sys.stderr)

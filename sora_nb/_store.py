@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,20 @@ from ._ids import inside, path_segment
 from ._journal import HistoryEntry, Journal, journal_at
 from ._types import Variant
 
-__all__ = ["HistoryEntry", "find_cached", "history", "journal", "journal_event", "media_path"]
+__all__ = [
+    "EXTENSIONS",
+    "HistoryEntry",
+    "cached_media",
+    "find_cached",
+    "history",
+    "journal",
+    "journal_event",
+    "journal_status",
+    "media_dir",
+    "media_path",
+    "record_created",
+    "remove_media",
+]
 
 EXTENSIONS: dict[str, str] = {"video": "mp4", "thumbnail": "webp", "spritesheet": "jpg"}
 log = logging.getLogger("sora_nb")
@@ -79,3 +93,14 @@ def media_dir(video_id: str) -> Path:
 def media_path(video_id: str, variant: Variant) -> Path:
     """Where the cached download of ``variant`` of ``video_id`` lives."""
     return media_dir(video_id) / f"{variant}.{EXTENSIONS[variant]}"
+
+
+def remove_media(video_id: str) -> None:
+    """Delete every cached download of ``video_id`` (after the job was deleted)."""
+    shutil.rmtree(media_dir(video_id), ignore_errors=True)
+
+
+def cached_media(video_id: str, variant: Variant) -> Path | None:
+    """The cached download of ``variant`` of ``video_id`` if it is there, else ``None``."""
+    path = media_path(video_id, variant)
+    return path if path.is_file() else None

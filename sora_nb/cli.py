@@ -4,6 +4,7 @@ video with a terminal progress bar, ``list`` shows the journal, ``status ID`` as
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import secrets
 import signal
@@ -11,10 +12,18 @@ import sys
 import threading
 from pathlib import Path
 
+from . import _config
+from ._api import get_sora_video_status
+from ._errors import SoraError, SoraParameterError
+from ._job import SoraJob
+from ._params import DEFAULT_MODEL
+from ._store import history
+
 __all__ = ["main"]
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the ``sora-nb`` command with ``argv`` (default: the process's); return the exit code."""
     parser = argparse.ArgumentParser(prog="sora-nb", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -36,9 +45,15 @@ def main(argv: list[str] | None = None) -> int:
 
     gen = sub.add_parser("generate", help="generate one video and save it")
     gen.add_argument("prompt")
-    gen.add_argument("--model", default="sora-2")
-    gen.add_argument("--seconds", default="8")
+    gen.add_argument("--model", default=None,
+                     help=f"default: {DEFAULT_MODEL} (sora profile), the server's own (generic)")
+    gen.add_argument("--seconds", default=None,
+                     help="default: 8 (sora profile), the server's own (generic)")
     gen.add_argument("--size", default=None)
+    gen.add_argument("--profile", choices=["sora", "generic"], default=None,
+                     help="the server's rules (default: follow the backend, SORA_NB_PROFILE)")
+    gen.add_argument("--extra", default=None, metavar="JSON",
+                     help='server-specific fields, e.g. \'{"seed": 7}\'')
     gen.add_argument("--no-enhance", action="store_true", help="send the prompt as written")
     gen.add_argument("--out", type=Path, default=None, help="file or folder for the MP4")
 
@@ -57,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from . import _config, local
+    from . import local  # deferred: aiohttp and the render workers, for `serve` only
 
     key = os.environ.get("SORA_NB_LOCAL_API_KEY") or f"sora-local-{secrets.token_urlsafe(18)}"
     key_file = _config.cache_dir() / "serve.key"
@@ -87,13 +102,11 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from ._errors import SoraError
-    from ._job import SoraJob
-
     try:
+        extra = _extra(args.extra)
         job = SoraJob(args.prompt, model=args.model, seconds=args.seconds, size=args.size,
-                      enhance=not args.no_enhance)
-        print(f"{job.id}: {job.model} {job.size} {job.seconds}s on {job.backend}",
+                      enhance=not args.no_enhance, profile=args.profile, extra=extra)
+        print(f"{job.id}: {job.model} {job.size} {job.seconds}s on {job.backend.label}",
               file=sys.stderr)
         job.wait(progress=True)
         path = job.download("video", args.out) if args.out else job.download("video")
@@ -104,9 +117,20 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _list() -> int:
-    from ._store import history
+def _extra(text: str | None) -> dict[str, object] | None:
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SoraParameterError("--extra", text, "a JSON object, e.g. '{\"seed\": 7}'",
+                                 detail=str(exc)) from None
+    if not isinstance(value, dict):
+        raise SoraParameterError("--extra", text, "a JSON object, e.g. '{\"seed\": 7}'")
+    return value
 
+
+def _list() -> int:
     for entry in history():
         prompt = entry.original_prompt.replace("\n", " ")
         prompt = prompt if len(prompt) <= 50 else prompt[:49] + "…"
@@ -116,9 +140,6 @@ def _list() -> int:
 
 
 def _status(video_id: str) -> int:
-    from ._errors import SoraError
-    from .api import get_sora_video_status
-
     try:
         status = get_sora_video_status(video_id)
     except SoraError as exc:

@@ -145,3 +145,19 @@ def test_a_stopped_embedded_server_is_started_again(tmp_path: Path) -> None:
         if _config._embedded is not None:
             _config._embedded.stop()
         _config._embedded = None
+
+
+def test_profile_order_argument_configure_env_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    assert _config.resolve_backend().profile == "generic"
+    monkeypatch.setenv("SORA_NB_PROFILE", "sora")
+    assert _config.resolve_backend().profile == "sora"
+    snb.configure(profile="generic")
+    assert _config.resolve_backend().profile == "generic"  # configure() beats the env
+    assert _config.resolve_backend(profile="sora").profile == "sora"  # the argument wins
+    monkeypatch.setenv("SORA_NB_PROFILE", "veo")
+    snb.configure(reset=True)
+    with pytest.raises(snb.SoraParameterError) as info:
+        _config.resolve_backend()
+    assert info.value.param == "SORA_NB_PROFILE"

@@ -11,8 +11,8 @@ from PIL import Image
 from sora_nb._content import check_content, sniff
 from sora_nb._errors import SoraContentError, SoraMediaError
 from sora_nb._ffmpeg import probe, run_ffmpeg
+from sora_nb._scrubber import sprite_grid
 from sora_nb._stills import make_spritesheet, make_thumbnail
-from sora_nb._widget import sprite_grid
 
 
 @pytest.fixture(scope="module")

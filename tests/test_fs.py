@@ -76,7 +76,7 @@ def test_the_next_write_in_a_folder_sweeps_it(tmp_path: Path) -> None:
 CHILD = """
 import os, sys, time
 import sora_nb as snb
-from sora_nb import _media
+from sora_nb import _download as _media  # shape renamed _media to _download
 
 real = _media.atomic_path
 

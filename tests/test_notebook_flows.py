@@ -19,7 +19,8 @@ import sora_nb as snb
 from sora_nb import _capabilities, _config
 from sora_nb._ffmpeg import probe
 from sora_nb._poller import PollPolicy
-from sora_nb._widget import JobCard, SpriteScrubber
+from sora_nb._scrubber import SpriteScrubber
+from sora_nb._widget import JobCard
 from sora_nb.local import LocalServer, start
 
 pytestmark = [pytest.mark.slow]
@@ -30,7 +31,7 @@ PARAMS: dict[str, dict[str, Any]] = {
     "vllm-omni": {"seconds": 1, "size": "256x144", "extra": {"fps": 8}},
     "gateway": {"model": "sora-2", "seconds": 4, "size": "720x1280"},
 }
-FAST = PollPolicy(min_interval=0.05, max_interval=0.5, deadline=240)
+FAST = PollPolicy(min_interval=0.05, max_interval=0.5, max_wait=240)
 
 
 @pytest.fixture(scope="module", params=sorted(PARAMS))

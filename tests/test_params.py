@@ -20,11 +20,9 @@ from sora_nb._params import (
     MAX_PROMPT_CHARS,
     SECONDS,
     SIZES,
-    ReferenceImage,
     SoraDurationWarning,
     VideoParams,
     build_params,
-    load_reference,
     normalize_model,
     normalize_prompt,
     normalize_seconds,
@@ -32,6 +30,7 @@ from sora_nb._params import (
     round_seconds,
 )
 from sora_nb._prompt import ENHANCEMENT
+from sora_nb._reference import ReferenceImage, load_reference
 
 
 def _refused(param: str, call: object, /, *args: object, **kwargs: object) -> SoraParameterError:

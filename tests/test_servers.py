@@ -16,7 +16,7 @@ import sora_nb as snb
 from sora_nb import _capabilities, _config
 from sora_nb._ffmpeg import probe
 from sora_nb._poller import PollPolicy
-from sora_nb._widget import sprite_grid
+from sora_nb._scrubber import sprite_grid
 from sora_nb.local import MODERATION_MARKER, LocalServer, start
 from sora_nb.local._server_dialects import VLLM_OMNI_MODEL
 
@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.slow]
 
 #: Small, quick renders: 256x144 at 8 fps (the dialects that take any size and fps).
 SMALL = {"size": "256x144", "extra": {"fps": 8}}
-FAST = PollPolicy(min_interval=0.05, max_interval=0.5, deadline=120)
+FAST = PollPolicy(min_interval=0.05, max_interval=0.5, max_wait=120)
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +127,7 @@ def test_vllm_has_no_remix_edit_or_extend_and_says_so_once(vllm: LocalServer) ->
 def test_vllm_list_and_delete_work(vllm: LocalServer) -> None:
     job = snb.SoraJob("A listed kite", seconds=1, enhance=False, **SMALL).wait()  # type: ignore[arg-type]
     notes: list[str] = []
-    from sora_nb._job import backend_history
+    from sora_nb._history import backend_history
 
     assert job.id in {e.id for e in backend_history(snb.history(), 10, notes)} and not notes
     job.delete()

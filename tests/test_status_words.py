@@ -118,7 +118,7 @@ def _fake_time() -> PollPolicy:
         now[0] += seconds
         await asyncio.sleep(0)
 
-    return PollPolicy(min_interval=0.5, deadline=30.0, clock=lambda: now[0], sleep=sleep)
+    return PollPolicy(min_interval=0.5, max_wait=30.0, clock=lambda: now[0], sleep=sleep)
 
 
 @pytest.fixture()

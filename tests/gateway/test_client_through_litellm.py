@@ -13,7 +13,7 @@ from PIL import Image
 import sora_nb as snb
 from sora_nb import _capabilities, _config
 from sora_nb._ffmpeg import probe
-from sora_nb._widget import sprite_grid
+from sora_nb._scrubber import sprite_grid
 
 from .conftest import CLIP, GatewayProxy
 
@@ -96,7 +96,7 @@ def test_remix_keeps_sora_nbs_own_source_id(job: snb.SoraJob) -> None:
 
 
 def test_the_gallery_falls_back_to_the_journal(job: snb.SoraJob) -> None:
-    from sora_nb._job import backend_history
+    from sora_nb._history import backend_history
 
     notes: list[str] = []
     entries = backend_history(snb.history(), 10, notes)

@@ -1,0 +1,258 @@
+"""The Videos API calls a job makes (create, derive, retrieve, list, delete, download), each
+retried by the poller's rules, journaled where it creates a job, and failing as ``SoraError``.
+
+No job state lives here: ``SoraJob`` calls these with its backend and id and keeps what they
+return. The functions run on the runtime loop (``runtime.client`` is per loop)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Literal, TypeVar
+
+import openai
+from openai.types import Video
+from openai.types.video_edit_params import VideoVideoReferenceInputParam
+
+from . import _capabilities, _store
+from ._config import Backend
+from ._download import stream_download
+from ._errors import SoraContentError, SoraError, SoraUnsupported, from_sdk
+from ._params import VideoParams
+from ._poller import PollPolicy, TransientFailure, with_retries
+from ._runtime import runtime
+from ._types import Variant, normalize_status
+from ._wire import entry_from_video
+
+__all__ = [
+    "DeriveKind",
+    "capable_call",
+    "create_video",
+    "delete_video",
+    "derive_video",
+    "download_asset",
+    "find_reusable",
+    "journal_created",
+    "list_videos",
+    "retrieve_video",
+    "retrieve_with_headers",
+    "sdk_call",
+]
+
+T = TypeVar("T")
+DeriveKind = Literal["remix", "extend", "edit"]
+#: The endpoints of the derivations the SDK cannot send as JSON (see ``derive_video``).
+_JSON_PATHS: dict[DeriveKind, str] = {"edit": "/videos/edits", "extend": "/videos/extensions"}
+
+
+async def sdk_call(call: Callable[[], Awaitable[T]], policy: PollPolicy) -> T:
+    """``with_retries`` whose failures come out as ``SoraError``s (key-free)."""
+    try:
+        return await with_retries(call, policy)
+    except TransientFailure as exc:
+        raise from_sdk(exc.last) from None
+    except openai.APIError as exc:
+        raise from_sdk(exc) from None
+
+
+def _idempotency() -> dict[str, str]:
+    return {"Idempotency-Key": f"sora-nb-{uuid.uuid4().hex}"}
+
+
+async def find_reusable(backend: Backend, cache_key: str, policy: PollPolicy
+                        ) -> tuple[_store.HistoryEntry, Video] | None:
+    """The newest journaled job made from an identical request and the backend's current
+    ``Video`` of it, if it still exists there, has not failed and has not expired; else
+    ``None`` (also when the backend cannot be reached: then a new job is made)."""
+    entry = _store.find_cached(cache_key)
+    if entry is None:
+        return None
+    client = runtime.client(backend)
+    try:
+        video = await with_retries(lambda: client.videos.retrieve(entry.id), policy)
+    except (openai.NotFoundError, TransientFailure):
+        return None
+    except openai.APIError as exc:
+        raise from_sdk(exc) from None
+    expires_at = getattr(video, "expires_at", None)
+    expired = isinstance(expires_at, (int, float)) and expires_at <= time.time()
+    reusable = normalize_status(video.status) in ("queued", "in_progress", "completed")
+    return (entry, video) if reusable and not expired else None
+
+
+async def create_video(backend: Backend, params: VideoParams, cache_key: str,
+                       policy: PollPolicy) -> Video:
+    """Create a job and journal it before anything else: a paid-for generation is never
+    lost. One idempotency key for every retry, so a retried create makes one job."""
+    client = runtime.client(backend)
+    headers = _idempotency()
+    kwargs = params.create_kwargs()
+
+    def send() -> Awaitable[Video]:
+        if params.reference is None and _capabilities.lacking(backend.identity, "form"):
+            return client.post("/videos", cast_to=Video, body=params.json_body(),
+                               options={"headers": headers})
+        return client.videos.create(**kwargs, extra_headers=headers)
+
+    async def create_and_journal() -> Video:
+        try:
+            video = await with_retries(send, policy)
+        except TransientFailure as exc:
+            raise from_sdk(exc.last) from None
+        except openai.APIError as exc:
+            if not (params.reference is None and _capabilities.needs_json(exc)):
+                raise from_sdk(exc) from None
+            # SGLang's multipart create requires a reference image; text-to-video goes as
+            # JSON (sgl-project/sglang docs/diffusion/openai_api.md). A 400 proves nothing
+            # was made, so sending it again cannot pay twice.
+            _capabilities.mark_lacking(backend.identity, "form")
+            video = await sdk_call(send, policy)
+        journal_created(video, backend, params.original_prompt, "create", cache_key)
+        return video
+
+    # Shielded: an interrupt (Ctrl-C in a cell) cannot stop a create half-way, after the
+    # server accepted it but before the journal has it.
+    return await asyncio.shield(create_and_journal())
+
+
+async def derive_video(backend: Backend, source_id: str, kind: DeriveKind, sent: str,
+                       original: str, seconds: int | None, policy: PollPolicy) -> Video:
+    """Remix, extend or edit ``source_id`` with the prompt ``sent`` (``original`` is what
+    the user wrote); the new job is journaled with its lineage (``source_id``, sora_nb's
+    own record). A server without the operation raises ``SoraUnsupported``, once."""
+    _capabilities.require(backend.identity, kind, backend.label)
+    client = runtime.client(backend)
+    headers = _idempotency()
+    source: VideoVideoReferenceInputParam = {"id": source_id}
+    # The SDK's videos.edit()/extend() reject a {"id": ...} video reference (openai 3.57
+    # treats the field as a file upload only), so those two go as JSON through the same
+    # client's generic post(); remix has no file field and works as is.
+    body: dict[str, object] = {"prompt": sent, "video": source}
+    if seconds is not None:
+        body["seconds"] = str(seconds)
+    path = _JSON_PATHS.get(kind)
+
+    def call() -> Awaitable[Video]:
+        if path is None:
+            return client.videos.remix(source_id, prompt=sent, extra_headers=headers)
+        return client.post(path, cast_to=Video, body=body, options={"headers": headers})
+
+    video = await capable_call(backend, kind, call, policy, video_id=source_id)
+    journal_created(video, backend, original, kind, None, remixed_from=source_id)
+    return video
+
+
+async def capable_call(backend: Backend, operation: _capabilities.Operation,
+                       call: Callable[[], Awaitable[T]], policy: PollPolicy, *,
+                       video_id: str | None = None) -> T:
+    """``sdk_call(call)``, where an answer saying the server lacks ``operation`` becomes
+    ``SoraUnsupported`` (remembered, so that server is not asked again). A 404 about
+    ``video_id`` counts only if the video is still there (else the video is gone)."""
+    _capabilities.require(backend.identity, operation, backend.label)
+    try:
+        return await with_retries(call, policy)
+    except TransientFailure as exc:
+        raise from_sdk(exc.last) from None
+    except openai.APIError as exc:
+        status = _capabilities.refusal_status(exc, operation)
+        if status is None or (status == 404 and video_id is not None
+                              and not await _still_there(backend, video_id, policy)):
+            raise from_sdk(exc) from None
+        _capabilities.mark_lacking(backend.identity, operation)
+        raise SoraUnsupported(operation, backend.label, status_code=status) from None
+
+
+async def _still_there(backend: Backend, video_id: str, policy: PollPolicy) -> bool:
+    client = runtime.client(backend)
+    try:
+        await with_retries(lambda: client.videos.retrieve(video_id), policy)
+    except (openai.APIError, TransientFailure):
+        return False
+    return True
+
+
+async def retrieve_video(backend: Backend, video_id: str, policy: PollPolicy) -> Video:
+    """The backend's current ``Video`` for ``video_id``."""
+    client = runtime.client(backend)
+    return await sdk_call(lambda: client.videos.retrieve(video_id), policy)
+
+
+async def retrieve_with_headers(backend: Backend, video_id: str) -> tuple[Video, object]:
+    """One poll: the ``Video`` and the response headers (for ``openai-poll-after-ms``).
+    Not retried here: the poller's loop retries it."""
+    raw = await runtime.client(backend).videos.with_raw_response.retrieve(video_id)
+    return raw.parse(), raw.headers
+
+
+async def list_videos(backend: Backend, limit: int, policy: PollPolicy) -> list[Video]:
+    """The backend's ``limit`` (at most 100) newest jobs (``SoraUnsupported`` without a list)."""
+    client = runtime.client(backend)
+    page = await capable_call(backend, "list", lambda: client.videos.list(limit=min(limit, 100)),
+                              policy)
+    return list(page.data)
+
+
+async def delete_video(backend: Backend, video_id: str, policy: PollPolicy) -> None:
+    """Delete the job on the backend, journal it, and drop its cached downloads here.
+    ``SoraUnsupported`` (and nothing changed) on a server without delete."""
+    client = runtime.client(backend)
+    await capable_call(backend, "delete", lambda: client.videos.delete(video_id), policy,
+                       video_id=video_id)
+    _store.journal_event("deleted", id=video_id)
+    _store.remove_media(video_id)
+
+
+async def download_asset(backend: Backend, video_id: str, variant: Variant,
+                         policy: PollPolicy,
+                         made_locally: Callable[[Variant], None] | None = None) -> Path:
+    """The cached file of ``variant``, downloaded (streamed, retried, checked to be what
+    ``variant`` names) if not there yet. A server without thumbnails or spritesheets (a
+    404/400/405, or the MP4 sent in their place) gets them made from the MP4 here, and
+    ``made_locally(variant)`` is told."""
+    target = _store.media_path(video_id, variant)
+    if target.exists():
+        return target
+    if variant != "video" and _capabilities.lacking(backend.identity, variant):
+        return await _make_still(backend, video_id, variant, target, policy, made_locally)
+    client = runtime.client(backend)
+    try:
+        return await sdk_call(lambda: stream_download(
+            client, video_id, variant, target, server=backend.label), policy)
+    except SoraContentError as exc:
+        # A server that ignores ``variant`` answers with the MP4 (LiteLLM 1.110.2, measured
+        # in tests/gateway; vLLM-Omni's download_video): make the still here.
+        if variant == "video" or exc.found != "mp4":
+            raise
+    except SoraError as exc:
+        if variant == "video" or getattr(exc, "status_code", None) not in (400, 404, 405):
+            raise
+    _capabilities.mark_lacking(backend.identity, variant)
+    return await _make_still(backend, video_id, variant, target, policy, made_locally)
+
+
+async def _make_still(backend: Backend, video_id: str, variant: Variant, target: Path,
+                      policy: PollPolicy, made_locally: Callable[[Variant], None] | None
+                      ) -> Path:
+    # Deferred: _stills runs ffmpeg, needed only for servers without stills.
+    from ._stills import make_spritesheet, make_thumbnail
+
+    video = await download_asset(backend, video_id, "video", policy)
+    make = make_thumbnail if variant == "thumbnail" else make_spritesheet
+    path = await asyncio.to_thread(make, video, target)
+    if made_locally is not None:
+        made_locally(variant)
+    return path
+
+
+def journal_created(video: Video, backend: Backend, original_prompt: str, kind: str,
+                    cache_key: str | None, remixed_from: str | None = None) -> None:
+    """Journal a job this process created or first saw (``kind``: create, remix, extend,
+    edit or attached)."""
+    # lenient (_wire): odd fields from other servers never lose a created job
+    _store.record_created(entry_from_video(
+        video, video_id=video.id, backend=backend.identity, original_prompt=original_prompt,
+        kind=kind, cache_key=cache_key, remixed_from=remixed_from, created_at=time.time(),
+    ))
