@@ -61,6 +61,7 @@ class Elements(HTMLParser):
         self.names.append(tag)
 
 
+@pytest.mark.slow
 def test_compare_runs_jobs_side_by_side(local: LocalServer) -> None:
     given = snb.SoraJob("A fox in snow <em>", seconds=4, cache=False)
     grid = compare(["A fox in rain <em>", given, "A fox in fog <em>"], seconds=4, cache=False)
@@ -86,6 +87,7 @@ def test_compare_runs_jobs_side_by_side(local: LocalServer) -> None:
     assert {card_for(j).progress.bar_style for j in grid.jobs} == {"success"}
 
 
+@pytest.mark.slow
 def test_compare_wait_raises_the_first_failure_after_all_finish(local: LocalServer) -> None:
     grid = compare([f"A fox in snow {MODERATION_MARKER}", "A fox in snow <em>"],
                    seconds=4, cache=False)
@@ -102,6 +104,7 @@ def test_compare_rejects_bad_input(local: LocalServer) -> None:
         compare(["A cat"], seconds=-3)
 
 
+@pytest.mark.slow
 def test_gallery_shows_history_and_plays_on_click(local: LocalServer) -> None:
     first = snb.SoraJob("A fox in rain <em>", seconds=4, cache=False).wait()
     first.download("thumbnail")  # cached: the tile shows it without a request
@@ -135,6 +138,7 @@ def test_gallery_shows_history_and_plays_on_click(local: LocalServer) -> None:
         gallery(limit=0)
 
 
+@pytest.mark.slow
 def test_gallery_also_lists_the_backends_own_jobs(fresh_server: LocalServer) -> None:
     import warnings
 

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import sora_nb as snb
 
 
@@ -26,6 +28,7 @@ def test_every_public_module_level_name_is_in_all() -> None:
     assert public - submodules <= set(snb.__all__)
 
 
+@pytest.mark.slow
 def test_importing_sora_nb_is_light_and_quiet() -> None:
     code = (
         "import sys, warnings; warnings.simplefilter('default')\n"
@@ -53,6 +56,7 @@ def test_errors_form_one_hierarchy() -> None:
     assert issubclass(snb.SoraUnsupported, snb.SoraAPIError)
 
 
+@pytest.mark.slow
 def test_a_whole_job_in_a_plain_process_shows_no_sdk_deprecation_warning(
     server: object, tmp_path: object
 ) -> None:

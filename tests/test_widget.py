@@ -160,6 +160,7 @@ def wait_for_media(card: JobCard, kind: type[w.Widget]) -> w.Widget:
     return next(c for c in card.media.children if isinstance(c, kind))
 
 
+@pytest.mark.slow
 def test_lifecycle_on_a_real_job(local: LocalServer,
                                  sent: list[Sent]) -> None:
     job = snb.SoraJob(PROMPT, seconds=4, cache=False)
@@ -188,6 +189,7 @@ def test_lifecycle_on_a_real_job(local: LocalServer,
     assert card.flushes < len(snapshots)
 
 
+@pytest.mark.slow
 def test_card_shows_thumbnail_first_and_a_hint_for_large_videos(local: LocalServer) -> None:
     job = snb.SoraJob(PROMPT, seconds=4, cache=False)
     card = JobCard(job, video_limit=10)  # every real video is "too large" here
