@@ -286,6 +286,9 @@ class ServerContext:
                            code="not_found")
         path = files.variant(variant)
         ctype = CONTENT_TYPES.get(path.suffix.lower(), "application/octet-stream")
+        if not self.dialect.cache_headers:  # FileResponse would add ETag and Last-Modified
+            return web.Response(body=await asyncio.to_thread(path.read_bytes),
+                                headers={"Content-Type": ctype})
         return web.FileResponse(path, headers={"Content-Type": ctype})
 
     # Middleware ---------------------------------------------------------------------------

@@ -79,6 +79,8 @@ class Dialect:
     honours_idempotency: ClassVar[bool] = True
     #: Serves the thumbnail and spritesheet for ``?variant=``; if not, always the MP4.
     honours_variant: ClassVar[bool] = True
+    #: Downloads carry ETag and Last-Modified.
+    cache_headers: ClassVar[bool] = True
 
     def new_id(self, model: str) -> tuple[str, str | None]:
         """``(id, upstream id)`` of a new job; the upstream id only behind a gateway."""
@@ -529,6 +531,7 @@ class Gateway(Dialect):
     poll_hints = False  # dropped, as retry-after and etag (tests/gateway)
     honours_idempotency = False  # neither honoured nor forwarded upstream (tests/gateway)
     honours_variant = False  # every variant returns the MP4 (tests/gateway)
+    cache_headers = False  # the download has no ETag or Last-Modified (tests/gateway)
 
     def __init__(self) -> None:
         #: The deployment id LiteLLM appends: a sha256 hex of the model's entry.

@@ -6,7 +6,12 @@ on 127.0.0.1 and a free port, as a subprocess that is always stopped. Its model 
 
 - ``sora-2``: the embedded backend (jobs take ``UPSTREAM_JOB_SECONDS``);
 - ``sora-2-busy``: a second embedded backend that answers every request 429 with
-  ``retry-after``, to see what the proxy does with rate limits.
+  ``retry-after``, to see what the proxy does with rate limits;
+- ``sora-2-second``: a second deployment of the same ``openai/sora-2``, to see where the
+  proxy sends the jobs of a model that has two.
+
+Beside it runs the embedded backend's own ``gateway`` dialect, which test_gateway_dialect
+compares with the proxy.
 """
 
 from __future__ import annotations
@@ -32,20 +37,25 @@ MASTER_KEY = "sk-sora-nb-gateway-tests"
 UPSTREAM_JOB_SECONDS = 2.0
 #: The clip the tests create through the proxy; rendered upstream while the proxy boots.
 CLIP = {"model": "sora-2", "prompt": "A red kite", "seconds": "4", "size": "720x1280"}
-#: Upper bound on the proxy's start-up (about 8 s on an idle machine, 18 s on a busy one).
-STARTUP_TIMEOUT = 90.0
+#: Upper bound on the proxy's start-up: about 8 s on an idle machine, over 90 s at a load
+#: average of 13 on 2 cores.
+STARTUP_TIMEOUT = 180.0
 
 
 @dataclass(frozen=True)
 class GatewayProxy:
     """A running LiteLLM proxy: send ``Authorization: Bearer <master_key>`` to ``base_url``
     (".../v1", as for ``openai.OpenAI``). ``upstream`` is the embedded backend behind model
-    ``sora-2``; ``busy`` the one behind ``sora-2-busy``; ``log`` the proxy's output."""
+    ``sora-2``; ``busy`` the one behind ``sora-2-busy``; ``second`` the one behind
+    ``sora-2-second``; ``log`` the proxy's output;
+    ``dialect`` an embedded backend speaking the ``gateway`` dialect (not behind the proxy)."""
 
     base_url: str
     master_key: str
     upstream: LocalServer
     busy: LocalServer
+    second: LocalServer
+    dialect: LocalServer
     log: Path
 
     @property
@@ -59,7 +69,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _config(upstream: LocalServer, busy: LocalServer) -> str:
+def _config(upstream: LocalServer, busy: LocalServer, second: LocalServer) -> str:
     def model(name: str, server: LocalServer) -> str:
         return (f"  - model_name: {name}\n"
                 f"    litellm_params:\n"
@@ -68,6 +78,7 @@ def _config(upstream: LocalServer, busy: LocalServer) -> str:
                 f"      api_key: {server.api_key}\n")
 
     return ("model_list:\n" + model("sora-2", upstream) + model("sora-2-busy", busy)
+            + model("sora-2-second", second)
             + f"general_settings:\n  master_key: {MASTER_KEY}\n")
 
 
@@ -101,9 +112,11 @@ def litellm_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayP
     folder = tmp_path_factory.mktemp("litellm")
     busy_faults = FaultConfig(rate_limit_rate=1.0, retry_after=0.1, seed=1)
     with start(job_seconds=UPSTREAM_JOB_SECONDS, poll_after_ms=100) as upstream, \
-            start(job_seconds=UPSTREAM_JOB_SECONDS, faults=busy_faults) as busy:
+            start(job_seconds=UPSTREAM_JOB_SECONDS, faults=busy_faults) as busy, \
+            start(job_seconds=UPSTREAM_JOB_SECONDS) as second, \
+            start(job_seconds=UPSTREAM_JOB_SECONDS, dialect="gateway") as dialect:
         config = folder / "config.yaml"
-        config.write_text(_config(upstream, busy), "utf-8")
+        config.write_text(_config(upstream, busy, second), "utf-8")
         port = _free_port()
         log = folder / "proxy.log"
         env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
@@ -118,11 +131,13 @@ def litellm_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayP
         try:
             # the same spec straight to the upstream: its render (shared by spec) runs while
             # the proxy starts, so the clip made through the proxy finishes sooner
-            warm = httpx2.post(f"{upstream.base_url}/videos", json=CLIP,
-                               headers={"Authorization": f"Bearer {upstream.api_key}"})
-            assert warm.status_code == 200, warm.text
+            for server in (upstream, dialect):
+                warm = httpx2.post(f"{server.base_url}/videos", json=CLIP,
+                                   headers={"Authorization": f"Bearer {server.api_key}"})
+                assert warm.status_code == 200, warm.text
             _wait_ready(proc, port, log)
-            yield GatewayProxy(f"http://127.0.0.1:{port}/v1", MASTER_KEY, upstream, busy, log)
+            yield GatewayProxy(f"http://127.0.0.1:{port}/v1", MASTER_KEY, upstream, busy,
+                               second, dialect, log)
         finally:
             _stop(proc)
 

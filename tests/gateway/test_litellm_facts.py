@@ -250,3 +250,36 @@ def test_the_sdk_creates_and_polls_through_the_proxy(client: openai.OpenAI) -> N
         video: Video = client.videos.create(prompt=UNRENDERED, model="sora-2")
     assert video.id.endswith("==") and video.prompt is None
     assert client.videos.retrieve(video.id).id == video.id
+
+
+def test_an_upstream_404_comes_back_as_a_wrapped_404(http: httpx2.Client,
+                                                    litellm_proxy: GatewayProxy) -> None:
+    created = http.post("/videos", json={"model": "sora-2", "prompt": UNRENDERED}).json()
+    upstream = litellm_proxy.upstream
+    gone = httpx2.delete(f"{upstream.base_url}/videos/{_upstream_id(created['id'])}",
+                         headers={"Authorization": f"Bearer {upstream.api_key}"})
+    assert gone.status_code == 200  # deleted behind the proxy's back (as an expiry would)
+    for path in (f"/videos/{created['id']}", f"/videos/{created['id']}/content"):
+        response = http.get(path)
+        error = response.json()["error"]
+        assert (response.status_code, error["code"], error["param"]) == (404, "404", None)
+        assert error["message"].startswith("litellm.NotFoundError: OpenAIException - ")
+
+
+def test_status_checks_of_a_second_deployment_go_to_the_first(
+    http: httpx2.Client, litellm_proxy: GatewayProxy
+) -> None:
+    # two deployments of openai/sora-2: the id says model_id "sora-2" for both, and the
+    # proxy sends the status check of the second one's job to the first one
+    created = http.post("/videos", json={"model": "sora-2-second", "prompt": UNRENDERED})
+    assert created.status_code == 200, created.text
+    video_id = created.json()["id"]
+    assert "model_id:sora-2;" in base64.b64decode(video_id[6:]).decode()
+    assert litellm_proxy.second.requests.count("POST", "/v1/videos", 200) == 1
+    before = litellm_proxy.upstream.requests.count("GET", "/v1/videos/{video_id}", 404)
+    response = http.get(f"/videos/{video_id}")
+    assert response.status_code == 404
+    assert "not found" in response.json()["error"]["message"]
+    assert litellm_proxy.upstream.requests.count("GET", "/v1/videos/{video_id}", 404) == (
+        before + 1)
+    assert litellm_proxy.second.requests.count("GET", "/v1/videos/{video_id}") == 0

@@ -338,3 +338,14 @@ def test_vllm_expiry_keeps_completed_and_loses_the_file() -> None:
         content = http.get(f"/videos/{job['id']}/content")
         assert content.status_code == 404
         assert content.json()["error"]["message"] == "Generated video file not found on disk"
+
+
+def test_gateway_expiry_is_the_upstreams_status_and_a_wrapped_404(shared_data_dir: Path) -> None:
+    with start(dialect="gateway", job_seconds=0, expire_after=0,
+               data_dir=shared_data_dir) as srv, _http(srv) as http:
+        job = http.post("/videos", json={"prompt": "A red kite over a green hill"}).json()
+        assert _wait(http, job["id"], done=("expired", "failed"))["status"] == "expired"
+        content = http.get(f"/videos/{job['id']}/content")
+        error = content.json()["error"]
+        assert (content.status_code, error["code"]) == (404, "404")
+        assert error["message"].startswith("litellm.NotFoundError: OpenAIException - ")
