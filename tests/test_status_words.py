@@ -169,7 +169,7 @@ def test_a_job_cancelled_on_the_server_raises_sora_job_cancelled(on_stand_in: St
     assert isinstance(info.value, snb.SoraJobFailed)
     assert job.status == "cancelled" and job.done
     assert "was cancelled on the server" in str(info.value)
-    assert "#424a53" in job._repr_html_()  # the neutral grey, not the failure red
+    assert 'data-status="cancelled"' in job._repr_html_()  # its own look, not "failed"
 
 
 def test_an_unknown_status_is_shown_not_final_and_ends_at_the_deadline(
