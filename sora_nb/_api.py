@@ -7,11 +7,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterator
-from typing import TypedDict
+from typing import Any, TypedDict
 
-from ._errors import SoraError, SoraJobFailed, SoraParameterError
+from ._errors import SoraError, SoraParameterError
 from ._job import SoraJob
-from ._params import DEFAULT_MODEL
+from ._profiles import ProfileName
 from ._types import AudioInput, JobSnapshot, Status, Variant
 
 __all__ = [
@@ -36,40 +36,53 @@ class SoraVideoStatus(TypedDict):
     job completed (``GET`` it with the API key as Bearer token), else ``None``."""
 
     id: str
-    status: Status
-    progress: int
+    #: a ``Status`` (``queued``, ``in_progress``, ``completed``, ``failed``, ``cancelled``,
+    #: ``expired``), or the server's own word when sora_nb does not know it
+    status: Status | str
+    #: ``None`` while the server reports no progress
+    progress: int | None
     url: str | None
 
 
-def generate_video_with_sora(script: str, model: str = DEFAULT_MODEL, duration: float = 8) -> str:
+def generate_video_with_sora(script: str, model: str | None = None,
+                             duration: float | None = None, *,
+                             extra: dict[str, Any] | None = None,
+                             profile: ProfileName | None = None) -> str:
     """Start a Sora job for ``script`` and return its id at once (the job is journaled
-    and polled in the background). ``duration`` is rounded to 4, 8 or 12 seconds; technical
-    scripts get prompt enhancement and 16:9 framing, as in the original TypeScript module."""
-    with _seed_names():
-        return SoraJob(script, model=model, seconds=duration).id
+    and polled in the background). On the ``sora`` profile ``model`` defaults to
+    ``DEFAULT_MODEL`` and ``duration`` to 8, rounded to 4, 8 or 12 seconds; a generic
+    server gets them as given (its own defaults for ``None``), plus any ``extra`` fields.
+    Technical scripts get prompt enhancement and 16:9 framing, as in the original
+    TypeScript module."""
+    with _original_names():
+        return SoraJob(script, model=model, seconds=duration, extra=extra,
+                       profile=profile).id
 
 
 async def async_generate_video_with_sora(
-    script: str, model: str = DEFAULT_MODEL, duration: float = 8
+    script: str, model: str | None = None, duration: float | None = None, *,
+    extra: dict[str, Any] | None = None, profile: ProfileName | None = None,
 ) -> str:
     """The async twin of ``generate_video_with_sora``."""
-    with _seed_names():
-        return (await SoraJob.async_create(script, model=model, seconds=duration)).id
+    with _original_names():
+        job = await SoraJob.async_create(script, model=model, seconds=duration, extra=extra,
+                                         profile=profile)
+    return job.id
 
 
 #: These functions keep the original module's parameter names; SoraJob's errors name its
 #: own, so they are renamed on the way out (a user who typed ``duration=`` reads ``duration``).
-_SEED_NAMES = {"prompt": "script", "seconds": "duration"}
+_ORIGINAL_NAMES = {"prompt": "script", "seconds": "duration"}
 
 
 @contextlib.contextmanager
-def _seed_names() -> Iterator[None]:
+def _original_names() -> Iterator[None]:
     try:
         yield
     except SoraParameterError as exc:
-        if exc.param not in _SEED_NAMES:
+        if exc.param not in _ORIGINAL_NAMES:
             raise
-        raise exc.renamed(_SEED_NAMES[exc.param]) from None
+        raise exc.renamed(_ORIGINAL_NAMES[exc.param]) from None
 
 
 def get_sora_video_status(video_id: str) -> SoraVideoStatus:
@@ -108,12 +121,11 @@ async def async_download_sora_video_content(video_id: str, variant: Variant = "v
 
 
 def _require_completed(job: SoraJob) -> None:
-    if job.status == "failed":
-        err = job.error
-        raise SoraJobFailed(job, err.code if err else None, err.message if err else None)
+    if job.done and job.status != "completed":
+        job._outcome(0.0)  # raises SoraJobFailed, SoraJobCancelled or SoraJobExpired
     if job.status != "completed":
         raise SoraError(
-            f"Sora job {job.id} is {job.status} ({job.progress}%): its content is not ready; "
+            f"Sora job {job.id} is {job.status}: its content is not ready; "
             f"wait with SoraJob.attach({job.id!r}).wait() or use generate_and_download_sora_video"
         )
 
@@ -121,14 +133,18 @@ def _require_completed(job: SoraJob) -> None:
 def generate_and_download_sora_video(
     script: str,
     audio: AudioInput | None = None,
-    model: str = DEFAULT_MODEL,
-    duration: float = 8,
+    model: str | None = None,
+    duration: float | None = None,
+    *,
+    extra: dict[str, Any] | None = None,
+    profile: ProfileName | None = None,
 ) -> bytes:
     """Generate, wait (at most 10 minutes) and return the MP4 bytes. With ``audio`` (a
     path, the bytes of an audio file, ``(samples, rate)`` or a moviepy clip) the track
-    replaces Sora's soundtrack, fitted to the video's length (see ``merge_audio``)."""
-    with _seed_names():
-        job = SoraJob(script, model=model, seconds=duration)
+    replace Sora's soundtrack, fitted to the video's length (see ``merge_audio``).
+    ``model``, ``duration``, ``extra`` and ``profile`` as for ``generate_video_with_sora``."""
+    with _original_names():
+        job = SoraJob(script, model=model, seconds=duration, extra=extra, profile=profile)
     job.wait(timeout=GENERATE_TIMEOUT)
     if audio is None:
         return job.read_bytes("video")
@@ -138,12 +154,16 @@ def generate_and_download_sora_video(
 async def async_generate_and_download_sora_video(
     script: str,
     audio: AudioInput | None = None,
-    model: str = DEFAULT_MODEL,
-    duration: float = 8,
+    model: str | None = None,
+    duration: float | None = None,
+    *,
+    extra: dict[str, Any] | None = None,
+    profile: ProfileName | None = None,
 ) -> bytes:
     """The async twin of ``generate_and_download_sora_video``."""
-    with _seed_names():
-        job = await SoraJob.async_create(script, model=model, seconds=duration)
+    with _original_names():
+        job = await SoraJob.async_create(script, model=model, seconds=duration, extra=extra,
+                                         profile=profile)
     await job.async_wait(timeout=GENERATE_TIMEOUT)
     if audio is None:
         return await job.async_read_bytes("video")

@@ -16,21 +16,22 @@ import openai
 from openai.types import Video
 from openai.types.video_edit_params import VideoVideoReferenceInputParam
 
-from . import _store
+from . import _capabilities, _store
 from ._config import Backend
 from ._create import PendingCreate, journaled_create
 from ._download import stream_download
-from ._errors import from_sdk
+from ._errors import SoraAPIError, SoraContentError, SoraError, SoraUnsupported, from_sdk
 from ._ids import check_server_id
 from ._journal import NOT_REUSABLE
 from ._params import VideoParams
 from ._poller import PollPolicy, TransientFailure, with_retries
 from ._runtime import runtime
-from ._types import Variant
-from ._wire import entry_from_video, status_of, time_of
+from ._types import Variant, normalize_status
+from ._wire import entry_from_video, time_of
 
 __all__ = [
     "DeriveKind",
+    "capable_call",
     "create_video",
     "delete_video",
     "derive_video",
@@ -78,7 +79,8 @@ async def find_reusable(backend: Backend, cache_key: str, policy: PollPolicy
         return None  # the server answered for another job: do not reuse it
     expires = time_of(video.expires_at)
     expired = expires is not None and expires <= time.time()
-    return None if status_of(video.status) in NOT_REUSABLE or expired else (entry, video)
+    status = normalize_status(video.status)
+    return None if status in NOT_REUSABLE or expired else (entry, video)
 
 
 async def create_video(backend: Backend, params: VideoParams, cache_key: str,
@@ -94,15 +96,33 @@ async def create_video(backend: Backend, params: VideoParams, cache_key: str,
         request["input_reference"] = {"filename": params.reference.filename,
                                       "sha256": params.reference.sha256}
     pending = PendingCreate(
-        prompt=params.prompt, original_prompt=params.original_prompt, model=params.model,
-        seconds=params.seconds, size=params.size, kind="create", cache_key=cache_key,
+        prompt=params.prompt, original_prompt=params.original_prompt,
+        # a generic server's own defaults are not known before it answers
+        model=params.model or "", seconds=params.seconds or 0, size=params.size or "",
+        kind="create", cache_key=cache_key,
         request=request,
     )
     # Shielded: an interrupt (Ctrl-C in a cell) cannot stop a create half-way, after the
     # server accepted it but before the journal has it.
-    video, _ = await asyncio.shield(journaled_create(
-        backend, pending,
-        lambda: client.videos.create(**kwargs, extra_headers=pending.headers), policy))
+    def as_json() -> Awaitable[Video]:
+        return client.post("/videos", cast_to=Video, body=params.json_body(),
+                           options={"headers": pending.headers})
+
+    async def send() -> Video:
+        if params.reference is None and _capabilities.lacking(backend.identity, "form"):
+            return await as_json()
+        try:
+            return await client.videos.create(**kwargs, extra_headers=pending.headers)
+        except openai.APIStatusError as exc:
+            if params.reference is not None or not _capabilities.needs_json(exc):
+                raise
+        # SGLang's multipart create requires a reference image; text-to-video goes as JSON
+        # (sgl-project/sglang docs/diffusion/openai_api.md). A 400 proves nothing was made,
+        # so this second request, with the same key, cannot pay twice.
+        _capabilities.mark_lacking(backend.identity, "form")
+        return await as_json()
+
+    video, _ = await asyncio.shield(journaled_create(backend, pending, send, policy))
     return video
 
 
@@ -131,8 +151,46 @@ async def derive_video(backend: Backend, source_id: str, kind: DeriveKind, sent:
         return client.post(path, cast_to=Video, body=body,
                            options={"headers": pending.headers})
 
-    video, _ = await asyncio.shield(journaled_create(backend, pending, call, policy))
+    _capabilities.require(backend.identity, kind, backend.label)
+    try:
+        video, _ = await asyncio.shield(journaled_create(backend, pending, call, policy))
+    except SoraAPIError as exc:
+        status = _capabilities.refusal_status(exc, kind)
+        if status is None or (status == 404 and not await _still_there(backend, source_id,
+                                                                        policy)):
+            raise
+        _capabilities.mark_lacking(backend.identity, kind)
+        raise SoraUnsupported(kind, backend.label, status_code=status) from None
     return video
+
+
+async def capable_call(backend: Backend, operation: _capabilities.Operation,
+                       call: Callable[[], Awaitable[T]], policy: PollPolicy, *,
+                       video_id: str | None = None) -> T:
+    """``sdk_call(call)``, where an answer saying the server lacks ``operation`` becomes
+    ``SoraUnsupported`` (remembered, so that server is not asked again). A 404 about
+    ``video_id`` counts only if the video is still there (else the video is gone)."""
+    _capabilities.require(backend.identity, operation, backend.label)
+    try:
+        return await with_retries(call, policy)
+    except TransientFailure as exc:
+        raise from_sdk(exc.last) from None
+    except openai.APIError as exc:
+        status = _capabilities.refusal_status(exc, operation)
+        if status is None or (status == 404 and video_id is not None
+                              and not await _still_there(backend, video_id, policy)):
+            raise from_sdk(exc) from None
+        _capabilities.mark_lacking(backend.identity, operation)
+        raise SoraUnsupported(operation, backend.label, status_code=status) from None
+
+
+async def _still_there(backend: Backend, video_id: str, policy: PollPolicy) -> bool:
+    client = runtime.client(backend)
+    try:
+        await with_retries(lambda: client.videos.retrieve(video_id), policy)
+    except (openai.APIError, TransientFailure):
+        return False
+    return True
 
 
 async def retrieve_video(backend: Backend, video_id: str, policy: PollPolicy) -> Video:
@@ -151,28 +209,63 @@ async def retrieve_with_headers(backend: Backend, video_id: str) -> tuple[Video,
 
 
 async def list_videos(backend: Backend, limit: int, policy: PollPolicy) -> list[Video]:
-    """The backend's ``limit`` (at most 100) newest jobs."""
+    """The backend's ``limit`` (at most 100) newest jobs (``SoraUnsupported`` without a list)."""
     client = runtime.client(backend)
-    page = await sdk_call(lambda: client.videos.list(limit=min(limit, 100)), policy)
+    page = await capable_call(backend, "list", lambda: client.videos.list(limit=min(limit, 100)),
+                              policy)
     return list(page.data)
 
 
 async def delete_video(backend: Backend, video_id: str, policy: PollPolicy) -> None:
-    """Delete the job on the backend, journal it, and drop its cached downloads here."""
+    """Delete the job on the backend, journal it, and drop its cached downloads here.
+    ``SoraUnsupported`` (and nothing changed) on a server without delete."""
     client = runtime.client(backend)
-    await sdk_call(lambda: client.videos.delete(video_id), policy)
+    await capable_call(backend, "delete", lambda: client.videos.delete(video_id), policy,
+                       video_id=video_id)
     _store.journal_event("deleted", id=video_id)
     _store.remove_media(video_id)
 
 
 async def download_asset(backend: Backend, video_id: str, variant: Variant,
-                         policy: PollPolicy) -> Path:
-    """The cached file of ``variant``, downloaded (streamed, retried) if not there yet."""
+                         policy: PollPolicy,
+                         made_locally: Callable[[Variant], None] | None = None) -> Path:
+    """The cached file of ``variant``, downloaded (streamed, retried, checked to be what
+    ``variant`` names) if not there yet. A server without thumbnails or spritesheets (a
+    404/400/405, or the MP4 sent in their place) gets them made from the MP4 here, and
+    ``made_locally(variant)`` is told."""
     target = _store.media_path(video_id, variant)
     if target.exists():
         return target
+    if variant != "video" and _capabilities.lacking(backend.identity, variant):
+        return await _make_still(backend, video_id, variant, target, policy, made_locally)
     client = runtime.client(backend)
-    return await sdk_call(lambda: stream_download(client, video_id, variant, target), policy)
+    try:
+        return await sdk_call(lambda: stream_download(
+            client, video_id, variant, target, server=backend.label), policy)
+    except SoraContentError as exc:
+        # A server that ignores ``variant`` answers with the MP4 (LiteLLM 1.110.2, measured
+        # in tests/gateway; vLLM-Omni's download_video): make the still here.
+        if variant == "video" or exc.found != "mp4":
+            raise
+    except SoraError as exc:
+        if variant == "video" or getattr(exc, "status_code", None) not in (400, 404, 405):
+            raise
+    _capabilities.mark_lacking(backend.identity, variant)
+    return await _make_still(backend, video_id, variant, target, policy, made_locally)
+
+
+async def _make_still(backend: Backend, video_id: str, variant: Variant, target: Path,
+                      policy: PollPolicy, made_locally: Callable[[Variant], None] | None
+                      ) -> Path:
+    # Deferred: _stills runs ffmpeg, needed only for servers without stills.
+    from ._stills import make_spritesheet, make_thumbnail
+
+    video = await download_asset(backend, video_id, "video", policy)
+    make = make_thumbnail if variant == "thumbnail" else make_spritesheet
+    path = await asyncio.to_thread(make, video, target)
+    if made_locally is not None:
+        made_locally(variant)
+    return path
 
 
 def journal_created(video: Video, backend: Backend, original_prompt: str | None, kind: str,

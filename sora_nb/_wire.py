@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from ._journal import HistoryEntry
+from ._types import normalize_status
 
 __all__ = [
     "entry_from_video",
@@ -106,7 +107,7 @@ def entry_from_video(video: object, *, video_id: str, backend: str, original_pro
         size=text_of(field(video, "size")), backend=backend,
         created_at=created_at if created_at is not None else (
             time_of(field(video, "created_at")) or time.time()),
-        status=status_of(field(video, "status")),
+        status=normalize_status(field(video, "status")),
         progress=progress_of(field(video, "progress")) or 0,
         error_code=code, error_message=message,
         remixed_from=remixed_from or (text_of(field(video, "remixed_from_video_id")) or None),

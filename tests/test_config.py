@@ -30,9 +30,14 @@ def test_key_present_means_openai_and_base_url_is_honoured(
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
     compatible = _config.resolve_backend()
     assert compatible.base_url == "http://127.0.0.1:9/v1"
-    assert compatible.label == "127.0.0.1" and not compatible.allow_custom_models
-    snb.configure(allow_custom_models=True)  # e.g. a compatible server with its own models
-    assert _config.resolve_backend().allow_custom_models
+    assert compatible.label == "127.0.0.1"
+    # OpenAI's own URL keeps the Sora rules; any other server is generic unless named
+    assert backend.profile == "sora" and compatible.profile == "generic"
+    # Idempotency-Key: honoured by the sora profile's servers, not assumed of others
+    assert backend.idempotent and not compatible.idempotent
+    snb.configure(profile="sora")  # e.g. a compatible server that enforces Sora's rules
+    assert _config.resolve_backend().profile == "sora"
+    assert _config.resolve_backend(profile="generic").profile == "generic"
     assert SECRET not in repr(backend) and SECRET not in backend.identity
 
 
@@ -149,7 +154,8 @@ def test_a_stopped_embedded_server_is_started_again(tmp_path: Path) -> None:
     ({"api_key": ["sk-x"]}, "api_key"),
     ({"cache_dir": 3}, "cache_dir"),
     ({"cache_dir": "a\x00b"}, "cache_dir"),
-    ({"allow_custom_models": "no"}, "allow_custom_models"),
+    ({"profile": "veo"}, "profile"),
+    ({"idempotent": "no"}, "idempotent"),
     ({"poll": "fast"}, "poll"),
     ({"reset": 1}, "reset"),
 ])
@@ -165,3 +171,19 @@ def test_configure_refuses_bad_values_and_changes_nothing(
     if param == "api_key":
         assert "sk-x" not in str(info.value)
     _config.reset_settings()
+
+
+def test_profile_order_argument_configure_env_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    assert _config.resolve_backend().profile == "generic"
+    monkeypatch.setenv("SORA_NB_PROFILE", "sora")
+    assert _config.resolve_backend().profile == "sora"
+    snb.configure(profile="generic")
+    assert _config.resolve_backend().profile == "generic"  # configure() beats the env
+    assert _config.resolve_backend(profile="sora").profile == "sora"  # the argument wins
+    monkeypatch.setenv("SORA_NB_PROFILE", "veo")
+    snb.configure(reset=True)
+    with pytest.raises(snb.SoraParameterError) as info:
+        _config.resolve_backend()
+    assert info.value.param == "SORA_NB_PROFILE"

@@ -226,7 +226,7 @@ def test_an_off_spec_answer_is_journaled_leniently(hostile: Hostile) -> None:
     assert video.id == "video_odd"
     (journaled,) = _store.history()
     assert (journaled.id, journaled.seconds, journaled.status, journaled.prompt) == (
-        "video_odd", 4, "processing", "A careful create")
+        "video_odd", 4, "in_progress", "A careful create")  # normalize_status: one word
     assert json.loads(json.dumps(journaled.__dict__))  # plain data all the way
 
 
