@@ -447,7 +447,8 @@ class SoraJob:
                 "job.wait() was called from the sora_nb runtime thread (inside a progress "
                 "callback?): it would block every job's polling; use `await job` there"
             )
-        bar = _text_progress(progress)
+        # no bar for a job already settled (download() waits too: one bar per job)
+        bar = None if self._settled.is_set() else _text_progress(progress)
         unsubscribe = self.on_progress(bar) if bar is not None else None
         started = time.monotonic()
         try:

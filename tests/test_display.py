@@ -255,9 +255,10 @@ def test_text_progress_rewrites_one_line_and_ends_it() -> None:
     text = out.getvalue()
     assert text.count("\r") == 3 and text.endswith("\n") and text.count("\n") == 1
     frames = text.strip("\n").split("\r")[1:]
-    assert frames[0].startswith("[----------]   0% queued")
-    assert frames[1].startswith("[#####-----]  50% in_progress 12s ETA 17s")
-    assert frames[2].startswith("[##########] 100% completed 20s")
+    assert frames[0].startswith("video_abc123 [----------]   0% queued")
+    assert frames[1].startswith("video_abc123 [#####-----]  50% in progress 12s, about 17s left")
+    assert frames[2].startswith("video_abc123 [##########] 100% completed 20s")
+    assert all(len(f.rstrip()) <= 79 for f in frames)
     # a shorter line blanks out the rest of a longer one
     assert len(frames[2]) >= len(frames[1].rstrip())
 
@@ -266,6 +267,7 @@ def test_text_progress_failure_and_bad_width() -> None:
     out = io.StringIO()
     with TextProgress(stream=out) as bar:
         bar(snap(status="failed", error=JobError("moderation_blocked", "no\nnewlines")))
-    assert "[moderation_blocked] no newlines" in out.getvalue()
+    assert "[" + "#" * 20 + "] 100% failed" in out.getvalue()  # full, not frozen
+    assert "100% failed (moderation_blocked) no newlin…\n" in out.getvalue()  # 79 columns
     with pytest.raises(SoraParameterError, match="width=2"):
         TextProgress(width=2)
