@@ -25,8 +25,9 @@ REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
 sys.path.insert(0, str(REPO))
 
+from demo import execute_notebook  # noqa: E402  # scripts/demo.py, beside this file
+
 from sora_nb._fs import atomic_write_text  # noqa: E402
-from sora_nb.demo import execute_notebook  # noqa: E402
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 #: A stored output larger than this means media got embedded: refuse to commit it.

@@ -1,14 +1,29 @@
 """sora_nb: OpenAI Sora video generation that feels native in Jupyter.
 
 ``SoraJob(prompt)`` returns at once and shows a live card while the video renders; the
-seed's functional API, an audio merge and an embedded Sora-compatible backend come along.
+functional API of the original TypeScript module (``generate_video_with_sora`` and its
+``async_`` twins), an audio merge (``merge_audio``) and an embedded Sora-compatible backend
+(``sora_nb.local``) come along.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._config import configure
+from . import _show, _textbar, _views
+from ._api import (
+    SoraVideoStatus,
+    async_download_sora_video_content,
+    async_generate_and_download_sora_video,
+    async_generate_video_with_sora,
+    async_get_sora_video_status,
+    download_sora_video_content,
+    generate_and_download_sora_video,
+    generate_video_with_sora,
+    get_sora_video_status,
+    watch_sora_video,
+)
+from ._config import Backend, configure
 from ._errors import (
     SoraAPIError,
     SoraAudioError,
@@ -21,39 +36,46 @@ from ._errors import (
     SoraParameterError,
     SoraTimeout,
 )
+from ._grid import CompareGrid, Gallery, compare, gallery
 from ._job import SoraJob
-from ._params import SoraDurationWarning
+from ._params import DEFAULT_MODEL, ImageFit, SoraDurationWarning
 from ._poller import PollPolicy
 from ._prompt import enhance_prompt
 from ._store import HistoryEntry, history
-from ._types import TERMINAL, JobError, JobSnapshot
-from .api import (
-    SoraVideoStatus,
-    adownload_sora_video_content,
-    agenerate_and_download_sora_video,
-    agenerate_video_with_sora,
-    aget_sora_video_status,
-    download_sora_video_content,
-    generate_and_download_sora_video,
-    generate_video_with_sora,
-    get_sora_video_status,
-    watch_sora_video,
+from ._types import (
+    TERMINAL,
+    AudioFit,
+    AudioInput,
+    AudioMode,
+    JobError,
+    JobOptions,
+    JobSnapshot,
+    PollState,
+    Status,
+    Variant,
 )
 
 if TYPE_CHECKING:
     from . import local
     from ._audio import MergedVideo, merge_audio
-    from ._grid import CompareGrid, Gallery, compare, gallery
 
 __all__ = [
+    "DEFAULT_MODEL",
     "TERMINAL",
+    "AudioFit",
+    "AudioInput",
+    "AudioMode",
+    "Backend",
     "CompareGrid",
     "Gallery",
     "HistoryEntry",
+    "ImageFit",
     "JobError",
+    "JobOptions",
     "JobSnapshot",
     "MergedVideo",
     "PollPolicy",
+    "PollState",
     "SoraAPIError",
     "SoraAudioError",
     "SoraAuthenticationError",
@@ -67,10 +89,12 @@ __all__ = [
     "SoraParameterError",
     "SoraTimeout",
     "SoraVideoStatus",
-    "adownload_sora_video_content",
-    "agenerate_and_download_sora_video",
-    "agenerate_video_with_sora",
-    "aget_sora_video_status",
+    "Status",
+    "Variant",
+    "async_download_sora_video_content",
+    "async_generate_and_download_sora_video",
+    "async_generate_video_with_sora",
+    "async_get_sora_video_status",
     "compare",
     "configure",
     "download_sora_video_content",
@@ -86,20 +110,18 @@ __all__ = [
 ]
 __version__ = "0.1.0"
 
-# Heavy or optional parts load on first use, so `import sora_nb` stays fast:
-# moviepy (audio merge), ipywidgets (grids) and the embedded backend.
-_LAZY = {
-    "MergedVideo": "_audio",
-    "merge_audio": "_audio",
-    "CompareGrid": "_grid",
-    "Gallery": "_grid",
-    "compare": "_grid",
-    "gallery": "_grid",
-}
+# The job never imports a view: its display, show() and wait()'s terminal bar are these
+# hooks, wired here once (see ARCHITECTURE.md, "views").
+_views.register(mimebundle=_show.job_mimebundle, html=_show.job_card_html,
+                show=_show.show_job, progress_bar=_textbar.terminal_progress)
+
+# Loaded on first use, so `import sora_nb` stays fast: the audio merge pulls in numpy and
+# moviepy, the embedded backend aiohttp and its render workers.
+_LAZY = {"MergedVideo": "_audio", "merge_audio": "_audio"}
 
 
 def __getattr__(name: str) -> Any:
-    import importlib
+    import importlib  # only reached for the lazy names above
 
     if name == "local":
         return importlib.import_module(".local", __name__)

@@ -1,45 +1,29 @@
-"""Pure rendering of job state and media to HTML: the escaped snapshot card, the one-line
-text summary, the ETA estimate, and <video>/<img> markup served from ./sora_nb_media/."""
+"""Pure HTML rendering: the escaped job card (header, status, progress, thumbnail) and the
+``<video>``/``<img>`` tag for a given ``src``. No I/O: files and display live in ``_show``."""
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import html
-import os
-import shutil
-import warnings
-from collections.abc import Sequence
-from pathlib import Path
-from typing import Any, Literal
-from urllib.parse import quote
+from typing import Literal
 
-from ._errors import SoraMediaError, SoraParameterError
-from ._fs import atomic_path
+from ._errors import SoraParameterError
 from ._types import JobSnapshot
 
 __all__ = [
-    "EMBED_WARN_BYTES",
-    "MEDIA_DIR",
-    "eta",
+    "MediaKind",
+    "check_kind",
+    "check_width",
+    "data_uri",
     "format_seconds",
     "header_html",
-    "ipy_display",
     "job_html",
-    "job_text",
-    "media_html",
-    "publish_media",
-    "show_media",
+    "media_tag",
+    "mime_type",
     "status_html",
 ]
 
 MediaKind = Literal["video", "image"]
-
-#: Folder, relative to the kernel's working directory (the notebook's folder in Jupyter),
-#: that media is hard-linked into so the notebook server serves it under /files/.
-MEDIA_DIR = "sora_nb_media"
-#: Above this size ``embed=True`` warns: base64 in the notebook makes .ipynb files huge.
-EMBED_WARN_BYTES = 10 * 1024 * 1024
 
 _STATUS_LABEL = {
     "queued": "queued",
@@ -92,49 +76,6 @@ def format_seconds(seconds: float | None) -> str:
     return f"{hours}h {minutes:02d}m"
 
 
-def eta(history: Sequence[tuple[float, int]], *, window: float = 30.0) -> float | None:
-    """Seconds left, from observed ``(time, progress%)`` pairs: the progress rate over the
-    last ``window`` seconds, extrapolated to 100 from the last observation. ``None`` while
-    there is no measurable rate (fewer than two points, no progress, or already at 100)."""
-    if len(history) < 2:
-        return None
-    t_last, p_last = history[-1]
-    if p_last >= 100:
-        return None
-    recent = [(t, p) for t, p in history if t >= t_last - window]
-    t_first, p_first = recent[0] if len(recent) >= 2 else history[-2]
-    if t_last <= t_first or p_last <= p_first:
-        return None
-    rate = (p_last - p_first) / (t_last - t_first)
-    return (100 - p_last) / rate
-
-
-def _snapshot_eta(snap: JobSnapshot) -> float | None:
-    if snap.terminal:
-        return None
-    return snap.eta
-
-
-def job_text(snap: JobSnapshot) -> str:
-    """One line: id, status, percent, model/size/seconds, backend, elapsed, ETA, prompt."""
-    parts = [f"{snap.id} {snap.status} {snap.progress}%"]
-    parts.append(f"{snap.model} {snap.size} {snap.seconds}s")
-    parts.append(snap.backend + (" (from cache)" if snap.from_cache else ""))
-    parts.append(f"elapsed {format_seconds(snap.elapsed)}")
-    remaining = _snapshot_eta(snap)
-    if remaining is not None:
-        parts.append(f"ETA {format_seconds(remaining)}")
-    if snap.poll_state not in ("active", "done"):
-        parts.append(f"polling {snap.poll_state}")
-    if snap.error is not None:
-        parts.append(f"[{snap.error.code}] {snap.error.message}")
-    prompt = " ".join(snap.original_prompt.split())
-    if len(prompt) > 60:
-        prompt = prompt[:57] + "..."
-    parts.append(repr(prompt))
-    return " · ".join(parts)
-
-
 def _prompt_html(snap: JobSnapshot) -> str:
     original = f"<span>{_e(snap.original_prompt)}</span>"
     if not snap.enhanced:
@@ -165,7 +106,7 @@ def _status_line(snap: JobSnapshot) -> str:
         f"{snap.progress}%",
         f"elapsed {_e(format_seconds(snap.elapsed))}",
     ]
-    remaining = _snapshot_eta(snap)
+    remaining = None if snap.terminal else snap.eta
     if remaining is not None:
         bits.append(f"ETA {_e(format_seconds(remaining))}")
     if snap.poll_state not in ("active", "done"):
@@ -237,16 +178,17 @@ def job_html(snap: JobSnapshot, thumbnail_src: str | None = None) -> str:
     )
 
 
-# -- media ------------------------------------------------------------------------------
 
 
-def _check_kind(kind: str) -> MediaKind:
+def check_kind(kind: str) -> MediaKind:
+    """``kind`` if it is ``"video"`` or ``"image"``; else a ``SoraParameterError``."""
     if kind not in ("video", "image"):
         raise SoraParameterError("kind", kind, "'video' or 'image'")
     return kind  # type: ignore[return-value]  # narrowed by the check above
 
 
-def _check_width(width: int | None) -> int | None:
+def check_width(width: int | None) -> int | None:
+    """``width`` if it is ``None`` or a positive int; else a ``SoraParameterError``."""
     if width is None:
         return None
     if isinstance(width, bool) or not isinstance(width, int) or width <= 0:
@@ -254,105 +196,27 @@ def _check_width(width: int | None) -> int | None:
     return width
 
 
-def _media_file(path: str | Path) -> Path:
-    p = Path(path)
-    if not p.is_file():
-        raise SoraMediaError(f"no media file at {p}: download it first (job.download())")
-    return p
+def mime_type(suffix: str) -> str:
+    """The MIME type of a media file suffix such as ``.mp4`` (octet-stream if unknown)."""
+    return _MIME.get(suffix.lower(), "application/octet-stream")
 
 
-def _is_hidden(rel: Path) -> bool:
-    return any(part.startswith(".") for part in rel.parts)
+def data_uri(data: bytes, suffix: str) -> str:
+    """``data:`` URI of ``data``, a file with ``suffix``, for a ``src`` attribute."""
+    return f"data:{mime_type(suffix)};base64,{base64.b64encode(data).decode('ascii')}"
 
 
-def publish_media(path: str | Path, base: str | Path | None = None) -> str:
-    """Make ``path`` servable relative to ``base`` (default: the working directory, which
-    is the notebook's folder in Jupyter) and return the relative URL path. Files already
-    under ``base`` (and not in a hidden folder, which Jupyter refuses to serve) are used
-    where they are; others are hard-linked (copied across devices) into ./sora_nb_media/
-    under a name derived from the source path, size and mtime, so a re-run reuses it."""
-    src = _media_file(path).resolve()
-    root = Path(base if base is not None else Path.cwd()).resolve()
-    try:
-        rel = src.relative_to(root)
-    except ValueError:
-        rel = None
-    if rel is not None and not _is_hidden(rel):
-        return rel.as_posix()
-    st = src.stat()
-    digest = hashlib.sha1(f"{src}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:10]
-    target = root / MEDIA_DIR / f"{src.stem}-{digest}{src.suffix.lower()}"
-    if not target.exists():
-        with atomic_path(target) as tmp:
-            tmp.unlink()
-            try:
-                os.link(src, tmp)
-            except OSError:
-                shutil.copyfile(src, tmp)
-    return target.relative_to(root).as_posix()
-
-
-def _data_uri(p: Path) -> str:
-    size = p.stat().st_size
-    if size > EMBED_WARN_BYTES:
-        warnings.warn(
-            f"embedding {p.name} ({size / 1e6:.1f} MB) as base64 may make your notebook files "
-            "huge; leave embed=False to link the file instead",
-            UserWarning,
-            stacklevel=3,
-        )
-    mime = _MIME.get(p.suffix.lower(), "application/octet-stream")
-    return f"data:{mime};base64,{base64.b64encode(p.read_bytes()).decode('ascii')}"
-
-
-def media_html(
-    path: str | Path,
-    kind: MediaKind = "video",
-    *,
-    embed: bool = False,
-    width: int | None = None,
-) -> str:
-    """``<video controls>`` (or ``<img>``) markup for a media file. By default the ``src``
-    is a relative path under ./sora_nb_media/ (JupyterLab and Notebook 7 resolve relative
-    ``src`` against the notebook's folder and serve it, also after reopening); the ``src``
-    sits on the element itself because the untrusted-output sanitizer strips it from
-    ``<source>``. ``embed=True`` inlines the bytes as base64 (warns above 10 MB)."""
-    kind = _check_kind(kind)
-    width = _check_width(width)
-    p = _media_file(path)
-    src = _data_uri(p) if embed else quote(publish_media(p))
+def media_tag(src: str, kind: MediaKind, name: str, *, width: int | None = None) -> str:
+    """``<video controls>`` (or ``<img>``) markup for ``src`` (a relative URL or a data:
+    URI), ``name`` naming the file in the fallback text. The ``src`` sits on the element
+    itself because the untrusted-output sanitizer strips it from ``<source>``."""
+    kind = check_kind(kind)
+    width = check_width(width)
     size_attr = f' width="{width}"' if width else ""
-    style = "max-width:100%" if width is None else ""
-    style_attr = f' style="{style}"' if style else ""
+    style_attr = ' style="max-width:100%"' if width is None else ""
     if kind == "video":
         return (
             f'<video controls preload="metadata" src="{_e(src)}"{size_attr}{style_attr}>'
-            f"Your browser cannot play {_e(p.name)}.</video>"
+            f"Your browser cannot play {_e(name)}.</video>"
         )
-    return f'<img src="{_e(src)}" alt="{_e(p.name)}"{size_attr}{style_attr}>'
-
-
-def show_media(
-    path: str | Path,
-    kind: MediaKind = "video",
-    *,
-    embed: bool = False,
-    width: int | None = None,
-) -> None:
-    """Display ``media_html(path, kind, ...)`` in the current cell (the calling thread);
-    outside IPython, print the file path instead."""
-    markup = media_html(path, kind, embed=embed, width=width)
-    from IPython import get_ipython
-
-    if get_ipython() is None:
-        print(f"{kind}: {Path(path)}")
-        return
-    ipy_display({"text/html": markup, "text/plain": f"<{kind} {Path(path).name}>"}, raw=True)
-
-
-def ipy_display(*objs: Any, **kwargs: Any) -> Any:
-    """``IPython.display.display`` with a type (IPython ships it untyped). Call it only
-    from the thread that runs the cell."""
-    from IPython.display import display
-
-    return display(*objs, **kwargs)  # type: ignore[no-untyped-call]
+    return f'<img src="{_e(src)}" alt="{_e(name)}"{size_attr}{style_attr}>'

@@ -4,7 +4,6 @@ prompts highlighted) and ``gallery()`` (past jobs as thumbnails that play on cli
 from __future__ import annotations
 
 import asyncio
-import base64
 import html
 import re
 import time
@@ -13,15 +12,18 @@ from difflib import SequenceMatcher
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._display import format_seconds, job_html
+from ._display import format_seconds
 from ._errors import SoraJobFailed, SoraParameterError
+from ._history import backend_history
+from ._job import SoraJob
+from ._runtime import runtime
+from ._show import inline_thumbnail, job_card_html
+from ._store import HistoryEntry, cached_media, history
+from ._types import Variant
 from ._widget import WIDGET_VIEW, card_for, widgets_available
 
 if TYPE_CHECKING:
     import concurrent.futures
-
-    from ._job import SoraJob
-    from ._store import HistoryEntry
 
 __all__ = ["CompareGrid", "Gallery", "compare", "diff_words", "gallery"]
 
@@ -141,7 +143,7 @@ class CompareGrid(_GridDisplay):
     def _repr_html_(self) -> str:
         cells = "".join(
             f'<div><div style="font-size:13px;margin-bottom:4px">{diff_html(words)}</div>'
-            f"{job_html(job.snapshot())}</div>"
+            f"{job_card_html(job)}</div>"
             for job, words in zip(self.jobs, self.diffs, strict=True)
         )
         return f'<div class="sora-nb-compare" style="{_GRID.format(w=340)}">{cells}</div>'
@@ -151,9 +153,6 @@ def compare(prompts_or_jobs: Sequence[str | SoraJob], **params: Any) -> CompareG
     """Start one job per prompt string (all created concurrently, with ``params`` such as
     ``seconds=4`` or ``model=``) and put them, with any ``SoraJob`` given as is, in a grid.
     Returns at once; the grid shows live cards; ``grid.wait()`` blocks for all."""
-    from ._job import SoraJob
-    from ._runtime import runtime
-
     if isinstance(prompts_or_jobs, (str, bytes)) or not isinstance(prompts_or_jobs, Sequence):
         raise SoraParameterError(
             "prompts_or_jobs", prompts_or_jobs, "a list of prompt strings and/or SoraJobs"
@@ -168,7 +167,7 @@ def compare(prompts_or_jobs: Sequence[str | SoraJob], **params: Any) -> CompareG
             )
 
     async def create_all() -> list[SoraJob | BaseException]:
-        made = [SoraJob.acreate(p, **params) for p in items if isinstance(p, str)]
+        made = [SoraJob.async_create(p, **params) for p in items if isinstance(p, str)]
         return list(await asyncio.gather(*made, return_exceptions=True))
 
     made: list[SoraJob] = []
@@ -198,13 +197,6 @@ class Gallery(_GridDisplay):
 
     def __len__(self) -> int:
         return len(self.entries)
-
-    @staticmethod
-    def _cached(video_id: str, variant: str) -> Path | None:
-        from ._store import media_path
-
-        path = media_path(video_id, variant)  # type: ignore[arg-type]
-        return path if path.is_file() else None
 
     def _info_html(self, entry: HistoryEntry) -> str:
         prompt = entry.original_prompt or entry.prompt
@@ -247,13 +239,11 @@ class Gallery(_GridDisplay):
             self._load(entry.id, "thumbnail", media)
         return tile
 
-    def _load(self, video_id: str, variant: str, media: Any) -> None:
-        cached = self._cached(video_id, variant)
+    def _load(self, video_id: str, variant: Variant, media: Any) -> None:
+        cached = cached_media(video_id, variant)
         if cached is not None:
             _set_media(media, cached, variant)
             return
-        from ._runtime import runtime
-
         future = runtime.submit(_fetch(video_id, variant))
 
         def done(f: concurrent.futures.Future[Path]) -> None:
@@ -277,12 +267,10 @@ class Gallery(_GridDisplay):
     def _repr_html_(self) -> str:
         tiles = []
         for entry in self.entries:
-            thumb = self._cached(entry.id, "thumbnail")
-            img = ""
-            if thumb is not None and thumb.stat().st_size <= 256 * 1024:
-                data = base64.b64encode(thumb.read_bytes()).decode("ascii")
-                img = (f'<img src="data:image/{thumb.suffix.lstrip(".")};base64,{data}" '
-                       'alt="thumbnail" style="max-width:100%">')
+            thumb = inline_thumbnail(entry.id)
+            img = "" if thumb is None else (
+                f'<img src="{html.escape(thumb)}" alt="thumbnail" style="max-width:100%">'
+            )
             tiles.append(
                 '<div style="border:1px solid rgba(127,127,127,.35);padding:6px">'
                 f"{img}{self._info_html(entry)}</div>"
@@ -303,11 +291,9 @@ def _set_media(media: Any, path: Path, variant: str) -> None:
     media.children = (child,)
 
 
-async def _fetch(video_id: str, variant: str) -> Path:
-    from ._job import SoraJob
-
-    job = await SoraJob.aattach(video_id)
-    return await job.adownload(variant)  # type: ignore[arg-type]
+async def _fetch(video_id: str, variant: Variant) -> Path:
+    job = await SoraJob.async_attach(video_id)
+    return await job.async_download(variant)
 
 
 def gallery(limit: int = 24, *, backend: bool = True) -> Gallery:
@@ -316,9 +302,6 @@ def gallery(limit: int = 24, *, backend: bool = True) -> Gallery:
     (jobs made elsewhere, and fresher statuses). An unreachable backend is skipped."""
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise SoraParameterError("limit", limit, "a positive int (number of jobs to show)")
-    from ._job import backend_history
-    from ._store import history
-
     entries = backend_history(history(), limit) if backend else history()
     return Gallery(entries[:limit])
 

@@ -19,16 +19,19 @@ from typing import Any, Literal
 from PIL import Image
 
 from ._errors import SoraParameterError
+from ._prompt import MAX_PROMPT_CHARS, enhance_prompt
 
 __all__ = [
     "DEFAULT_MODEL",
     "DEFAULT_SECONDS",
     "DEFAULT_SIZE",
+    "IMAGE_FITS",
     "MAX_PROMPT_CHARS",
     "MODELS",
     "PRO_ONLY_SIZES",
     "SECONDS",
     "SIZES",
+    "ImageFit",
     "ReferenceImage",
     "SoraDurationWarning",
     "VideoParams",
@@ -53,7 +56,6 @@ PRO_ONLY_SIZES: frozenset[str] = frozenset({"1024x1792", "1792x1024"})
 DEFAULT_SIZE = "1280x720"
 DEFAULT_MODEL = "sora-2"
 DEFAULT_SECONDS = 8
-MAX_PROMPT_CHARS = 32_000
 
 
 def is_known_model(model: str) -> bool:
@@ -186,7 +188,9 @@ def _caller_stacklevel() -> int:
 
 # -- reference image -----------------------------------------------------------------------
 
-Fit = Literal["crop", "pad"]
+#: How a reference image of another size is made to fit: cropped to fill, or padded.
+ImageFit = Literal["crop", "pad"]
+IMAGE_FITS: tuple[ImageFit, ...] = ("crop", "pad")
 _MIMES: dict[str, str] = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 _EXTENSIONS: dict[str, str] = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp"}
 _REF_ALLOWED = "a PNG, JPEG or WebP image: a file path, bytes or a PIL.Image.Image"
@@ -227,7 +231,7 @@ def _rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGBA" if has_alpha else "RGB")
 
 
-def _fit(img: Image.Image, width: int, height: int, fit: Fit) -> Image.Image:
+def _fit(img: Image.Image, width: int, height: int, fit: ImageFit) -> Image.Image:
     w, h = img.size
     if fit == "crop":  # scale to cover, then cut the centre
         scale = max(width / w, height / h)
@@ -251,7 +255,7 @@ def _fit(img: Image.Image, width: int, height: int, fit: Fit) -> Image.Image:
 def load_reference(
     ref: str | os.PathLike[str] | bytes | Image.Image | ReferenceImage,
     size: str,
-    fit: Fit | None = None,
+    fit: ImageFit | None = None,
 ) -> ReferenceImage:
     """Read and check a reference image for a video of ``size`` pixels.
 
@@ -261,7 +265,7 @@ def load_reference(
     a size mismatch or another format (GIF, BMP, ...) is refused. A ``PIL.Image.Image`` of
     the right size is PNG-encoded as it is.
     """
-    if fit not in (None, "crop", "pad"):
+    if fit is not None and fit not in IMAGE_FITS:
         raise SoraParameterError("fit", fit, "'crop', 'pad' or None")
     width, height = _parse_size(size)
     wanted = f"{width}x{height}"
@@ -380,14 +384,12 @@ def build_params(
     seconds: object = DEFAULT_SECONDS,
     size: object = None,
     input_reference: str | os.PathLike[str] | bytes | Image.Image | ReferenceImage | None = None,
-    fit: Fit | None = None,
+    fit: ImageFit | None = None,
     enhance: bool = True,
     allow_custom_models: bool = False,
 ) -> VideoParams:
     """Validate and normalise every parameter of a video request (see the ``normalize_*``
     functions and ``load_reference``); ``enhance`` runs ``enhance_prompt`` on the prompt."""
-    from ._prompt import enhance_prompt  # _prompt imports this module's constants
-
     if not isinstance(enhance, bool):
         raise SoraParameterError("enhance", enhance, "True or False")
     original = normalize_prompt(prompt)
@@ -397,7 +399,7 @@ def build_params(
     reference = None
     if input_reference is not None:
         reference = load_reference(input_reference, dimensions, fit)
-    elif fit is not None and fit not in ("crop", "pad"):
+    elif fit is not None and fit not in IMAGE_FITS:
         raise SoraParameterError("fit", fit, "'crop', 'pad' or None")
     return VideoParams(
         prompt=enhance_prompt(original) if enhance else original,

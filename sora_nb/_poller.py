@@ -1,5 +1,10 @@
-"""Polling and retry policy: the server's ``openai-poll-after-ms`` first, else exponential
-backoff with jitter; 429 honours ``retry-after``; transient faults retried up to a bound."""
+"""Polling and retrying: pure decisions (next delay, transient or final, past the time
+limit) apart from the two I/O loops built on them, ``with_retries`` and ``poll_until_done``.
+
+The decisions follow the server: ``openai-poll-after-ms`` first, else exponential backoff
+with jitter; a 429 honours ``retry-after``; transient faults are retried up to a bound.
+The split mirrors httpx's ``BaseClient`` (``httpx/_client.py``), which computes redirects
+with no I/O while the thin clients send."""
 
 from __future__ import annotations
 
@@ -8,11 +13,26 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import openai
 
-__all__ = ["PollPolicy", "TransientFailure", "backoff_delay", "retry_after", "with_retries"]
+__all__ = [
+    "MAX_RETRY_AFTER",
+    "TRANSIENT",
+    "PollPolicy",
+    "TransientFailure",
+    "backoff_delay",
+    "fault_delay",
+    "is_transient",
+    "next_poll_delay",
+    "past_time_limit",
+    "poll_after",
+    "poll_until_done",
+    "retry_after",
+    "retry_reason",
+    "with_retries",
+]
 
 T = TypeVar("T")
 
@@ -26,8 +46,9 @@ class PollPolicy:
     max_interval: float = 10.0
     factor: float = 1.5
     jitter: float = 0.1
-    #: Give up polling after this many seconds (the seed's 10 minutes); ``job.resume()`` continues.
-    deadline: float = 600.0
+    #: Seconds of polling before giving up (the original TypeScript module's 10 minutes);
+    #: ``job.resume()`` continues. A duration: each polling run ends at start + max_wait.
+    max_wait: float = 600.0
     #: Consecutive transient failures (5xx, connection errors) before the job reports an error.
     max_failures: int = 8
     clock: Callable[[], float] = field(default=time.monotonic, compare=False)
@@ -101,6 +122,28 @@ def is_transient(exc: Exception) -> bool:
     return isinstance(exc, TRANSIENT)
 
 
+def retry_reason(exc: Exception) -> str:
+    """A few words for a note on the job: why the last request is being retried."""
+    if isinstance(exc, openai.RateLimitError):
+        return "rate limited"
+    if isinstance(exc, openai.APIStatusError):
+        return "backend error"
+    return "connection problem"
+
+
+def next_poll_delay(policy: PollPolicy, headers: object, attempt: int,
+                    rng: random.Random) -> float:
+    """Delay before the next poll: the server's ``openai-poll-after-ms`` hint if it sent
+    one, else backoff for poll number ``attempt``."""
+    hinted = poll_after(headers)
+    return hinted if hinted is not None else backoff_delay(policy, attempt, rng)
+
+
+def past_time_limit(policy: PollPolicy, started: float, now: float) -> bool:
+    """True once a polling run that began at ``started`` has run past ``policy.max_wait``."""
+    return now - started > policy.max_wait
+
+
 async def with_retries(
     call: Callable[[], Awaitable[T]],
     policy: PollPolicy,
@@ -125,3 +168,40 @@ async def with_retries(
             if on_retry is not None:
                 on_retry(exc, delay)
             await policy.sleep(delay)
+
+
+class _TimeLimit(Exception):
+    """Internal: the polling run passed ``policy.max_wait`` (checked before each request)."""
+
+
+async def poll_until_done(
+    fetch: Callable[[], Awaitable[tuple[T, object]]],
+    done: Callable[[T], bool],
+    policy: PollPolicy,
+    *,
+    on_result: Callable[[T], None],
+    on_retry: Callable[[Exception, float], None] | None = None,
+) -> Literal["done", "timed_out"]:
+    """Call ``fetch()`` (a result and its response headers) until ``done(result)``, handing
+    every result to ``on_result``. Transient faults are retried by ``with_retries``
+    (``on_retry`` hears of each); ``TransientFailure`` or any other error propagates.
+    Returns ``"timed_out"`` when the next request would start past ``policy.max_wait``."""
+    rng = random.Random(policy.seed)
+    started = policy.clock()
+
+    async def attempt() -> tuple[T, object]:
+        if past_time_limit(policy, started, policy.clock()):
+            raise _TimeLimit
+        return await fetch()
+
+    polls = 0
+    while True:
+        try:
+            result, headers = await with_retries(attempt, policy, rng=rng, on_retry=on_retry)
+        except _TimeLimit:
+            return "timed_out"
+        on_result(result)
+        if done(result):
+            return "done"
+        await policy.sleep(next_poll_delay(policy, headers, polls, rng))
+        polls += 1

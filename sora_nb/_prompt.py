@@ -6,9 +6,13 @@ from __future__ import annotations
 import re
 
 from ._errors import SoraParameterError
-from ._params import MAX_PROMPT_CHARS
 
-__all__ = ["ENHANCEMENT", "TECHNICAL_KEYWORDS", "enhance_prompt", "is_technical"]
+__all__ = ["ENHANCEMENT", "MAX_PROMPT_CHARS", "TECHNICAL_KEYWORDS", "enhance_prompt",
+           "is_technical"]
+
+#: The longest prompt the Videos API takes (characters). Defined here, not in ``_params``,
+#: so that ``_params`` can import this module without a cycle.
+MAX_PROMPT_CHARS = 32_000
 
 #: Words and phrases that mark a prompt as technical (matched as whole words, any case;
 #: a space inside a phrase matches any run of whitespace).

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -15,7 +16,18 @@ from typing import Any
 from ._config import cache_dir
 from ._types import Variant
 
-__all__ = ["HistoryEntry", "find_cached", "history", "journal_event", "media_path"]
+__all__ = [
+    "EXTENSIONS",
+    "HistoryEntry",
+    "cached_media",
+    "find_cached",
+    "history",
+    "journal_event",
+    "journal_status",
+    "media_path",
+    "record_created",
+    "remove_media",
+]
 
 EXTENSIONS: dict[str, str] = {"video": "mp4", "thumbnail": "webp", "spritesheet": "jpg"}
 _lock = threading.Lock()
@@ -128,3 +140,14 @@ def find_cached(cache_key: str) -> HistoryEntry | None:
 def media_path(video_id: str, variant: Variant) -> Path:
     """Where the cached download of ``variant`` of ``video_id`` lives."""
     return cache_dir() / "media" / video_id / f"{variant}.{EXTENSIONS[variant]}"
+
+
+def remove_media(video_id: str) -> None:
+    """Delete every cached download of ``video_id`` (after the job was deleted)."""
+    shutil.rmtree(cache_dir() / "media" / video_id, ignore_errors=True)
+
+
+def cached_media(video_id: str, variant: Variant) -> Path | None:
+    """The cached download of ``variant`` of ``video_id`` if it is there, else ``None``."""
+    path = media_path(video_id, variant)
+    return path if path.is_file() else None

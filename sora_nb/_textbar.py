@@ -1,5 +1,5 @@
 """The terminal progress bar: one line rewritten in place with ``\\r`` (status, percent,
-elapsed), fed with job snapshots by ``wait()`` outside Jupyter and by the CLI."""
+elapsed), fed with job snapshots by ``wait()`` in a terminal (``terminal_progress``)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ import sys
 import threading
 from typing import TextIO
 
+from ._config import in_kernel
 from ._display import format_seconds
+from ._errors import SoraParameterError
 from ._types import JobSnapshot
 
-__all__ = ["TextProgress"]
+__all__ = ["TextProgress", "terminal_progress"]
 
 
 class TextProgress:
@@ -21,8 +23,6 @@ class TextProgress:
 
     def __init__(self, stream: TextIO | None = None, *, width: int = 20) -> None:
         if isinstance(width, bool) or not isinstance(width, int) or not 5 <= width <= 200:
-            from ._errors import SoraParameterError
-
             raise SoraParameterError("width", width, "an int from 5 to 200 (bar cells)")
         self._stream = stream if stream is not None else sys.stderr
         self._width = width
@@ -82,3 +82,11 @@ class TextProgress:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def terminal_progress(wanted: bool | None) -> TextProgress | None:
+    """The bar ``job.wait(progress=wanted)`` draws: ``True`` always, ``False`` never,
+    ``None`` only when stderr is a terminal outside a Jupyter kernel."""
+    if wanted is False or (wanted is None and (in_kernel() or not sys.stderr.isatty())):
+        return None
+    return TextProgress(stream=sys.stderr)

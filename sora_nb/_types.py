@@ -4,15 +4,58 @@ terminal set, and the read-only snapshot that observers receive."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypedDict, get_args
 
-__all__ = ["TERMINAL", "JobError", "JobSnapshot", "PollState", "Status", "Variant"]
+if TYPE_CHECKING:
+    from moviepy import AudioClip
+    from numpy.typing import NDArray
+
+    from ._config import Backend, BackendName
+    from ._params import ImageFit
+
+__all__ = [
+    "AUDIO_FITS",
+    "AUDIO_MODES",
+    "STATUSES",
+    "TERMINAL",
+    "VARIANTS",
+    "AudioFit",
+    "AudioInput",
+    "AudioMode",
+    "JobError",
+    "JobOptions",
+    "JobSnapshot",
+    "PollState",
+    "Status",
+    "Variant",
+    "allowed",
+]
 
 Status = Literal["queued", "in_progress", "completed", "failed"]
+STATUSES: tuple[Status, ...] = get_args(Status)
 TERMINAL: frozenset[str] = frozenset({"completed", "failed"})
 
 Variant = Literal["video", "thumbnail", "spritesheet"]
-VARIANTS: tuple[Variant, ...] = ("video", "thumbnail", "spritesheet")
+VARIANTS: tuple[Variant, ...] = get_args(Variant)
+
+#: What ``merge_audio`` accepts as audio: a file (wav, mp3, m4a, aac, ogg, opus, flac), the
+#: bytes of one, ``(samples, sample_rate)`` with samples shaped (n,) or (n, 1|2), or a
+#: moviepy ``AudioClip``.
+AudioInput: TypeAlias = "str | Path | bytes | tuple[NDArray[Any], int] | AudioClip"
+#: How ``merge_audio`` fits audio to the video: cut (``trim``), repeat (``loop``) or follow
+#: with silence (``pad``); audio longer than the video is always cut.
+AudioFit = Literal["trim", "loop", "pad"]
+AUDIO_FITS: tuple[AudioFit, ...] = get_args(AudioFit)
+#: ``replace`` the video's soundtrack, or ``mix`` the new audio over it.
+AudioMode = Literal["replace", "mix"]
+AUDIO_MODES: tuple[AudioMode, ...] = get_args(AudioMode)
+
+
+def allowed(values: tuple[str, ...]) -> str:
+    """``'a', 'b' or 'c'``: the allowed values, as an error message lists them."""
+    quoted = [repr(v) for v in values]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
 
 #: What the local poller is doing for this job: ``active`` while it polls, ``done`` once the
 #: job is terminal, ``cancelled`` after ``job.cancel()``, ``timed_out`` past the deadline,
@@ -52,10 +95,12 @@ class JobSnapshot:
 
     @property
     def terminal(self) -> bool:
+        """True once the job completed or failed."""
         return self.status in TERMINAL
 
     @property
     def enhanced(self) -> bool:
+        """True when prompt enhancement changed the prompt that was sent."""
         return self.prompt != self.original_prompt
 
     @property
@@ -64,3 +109,23 @@ class JobSnapshot:
         if self.prompt.startswith(self.original_prompt):
             return self.prompt[len(self.original_prompt) :]
         return ""
+
+
+class JobOptions(TypedDict, total=False):
+    """The keyword arguments of ``SoraJob(...)`` and ``SoraJob.async_create(...)``, written
+    once (replicate-python's ``CreatePredictionParams`` does the same with ``Unpack``).
+
+    ``model`` (default ``"sora-2"``), ``seconds`` (4, 8 or 12; others are rounded; default
+    8), ``size`` (``"1280x720"`` or ``(w, h)``; default by model), ``input_reference`` (an
+    image: path, bytes or PIL image), ``fit`` (``"crop"``/``"pad"`` a reference of another
+    size), ``enhance`` (prompt enhancement, default True), ``cache`` (reuse an identical
+    earlier job, default True), ``backend`` (``"local"``, ``"openai"`` or a ``Backend``)."""
+
+    model: str
+    seconds: float | int | str
+    size: str | tuple[int, int] | None
+    input_reference: Any
+    fit: ImageFit | None
+    enhance: bool
+    cache: bool
+    backend: BackendName | Backend | None

@@ -50,7 +50,7 @@ def _one_line_warnings(stream: TextIO) -> Any:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from ._params import DEFAULT_SIZE, MODELS, SIZES
+    from ._params import DEFAULT_MODEL, DEFAULT_SIZE, MODELS, SIZES
 
     parser = argparse.ArgumentParser(prog="sora-nb", description=DESCRIPTION, epilog=EPILOG,
                                      formatter_class=_Help)
@@ -60,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
                          description="Generate one video with a progress bar; print the "
                          "path of the MP4.", formatter_class=_Help)
     gen.add_argument("prompt", help="what the video shows (quote it)")
-    gen.add_argument("--model", default="sora-2", metavar="MODEL",
+    gen.add_argument("--model", default=DEFAULT_MODEL, metavar="MODEL",
                      help=f"{' or '.join(MODELS)}, or a dated snapshot such as "
                      "sora-2-2025-10-06")
     gen.add_argument("--seconds", default="8", metavar="{4,8,12}",
@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from . import _config, local
+    from . import _config, local  # deferred: aiohttp and the render workers, for `serve` only
 
     key = os.environ.get("SORA_NB_LOCAL_API_KEY") or f"sora-local-{secrets.token_urlsafe(18)}"
     key_file = _config.cache_dir() / "serve.key"
@@ -149,7 +149,7 @@ def _generate(args: argparse.Namespace) -> int:
         job = SoraJob(args.prompt, model=args.model, seconds=args.seconds, size=args.size,
                       enhance=not args.no_enhance)
         # the full id once (to copy); the progress line then uses the short one
-        head = f"{job.id}  {job.model} {job.seconds}s {job.size} {job.backend}"
+        head = f"{job.id}  {job.model} {job.seconds}s {job.size} {job.backend.label}"
         print(head if len(head) <= 80 else job.id, file=sys.stderr)
         job.wait(progress=True)
         if sys.stderr.isatty():

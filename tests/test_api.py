@@ -58,11 +58,11 @@ def test_generate_and_download_blocks_and_returns_mp4_bytes(local: LocalServer, 
 
 def test_async_twins(local: LocalServer) -> None:
     async def main() -> tuple[str, dict, bytes, bytes, list[dict]]:  # type: ignore[type-arg]
-        video_id = await snb.agenerate_video_with_sora("An async aquarium", duration=4)
+        video_id = await snb.async_generate_video_with_sora("An async aquarium", duration=4)
         updates = [s async for s in snb.watch_sora_video(video_id)]
-        status = await snb.aget_sora_video_status(video_id)
-        thumb = await snb.adownload_sora_video_content(video_id, "thumbnail")
-        whole = await snb.agenerate_and_download_sora_video("An async orchard", duration=4)
+        status = await snb.async_get_sora_video_status(video_id)
+        thumb = await snb.async_download_sora_video_content(video_id, "thumbnail")
+        whole = await snb.async_generate_and_download_sora_video("An async orchard", duration=4)
         return video_id, dict(status), thumb, whole, [dict(u) for u in updates]
 
     video_id, status, thumb, whole, updates = asyncio.run(main())

@@ -17,18 +17,11 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
-from sora_nb import _display
-from sora_nb._display import (
-    MEDIA_DIR,
-    eta,
-    format_seconds,
-    job_html,
-    job_text,
-    media_html,
-    publish_media,
-    show_media,
-)
+from sora_nb import _show
+from sora_nb._display import format_seconds, job_html
 from sora_nb._errors import SoraMediaError, SoraParameterError
+from sora_nb._jobstate import remaining_seconds
+from sora_nb._show import MEDIA_DIR, media_html, publish_media, show_media
 from sora_nb._textbar import TextProgress
 from sora_nb._types import JobError, JobSnapshot
 
@@ -122,23 +115,23 @@ def test_failure_shows_code_and_message_in_red_and_completion_the_thumbnail() ->
     assert "from cache" in "".join(Tags(cached).text)
 
 
-def test_job_text_is_one_line() -> None:
-    line = job_text(snap(original_prompt="A cat\nwith a hat " * 10))
+def test_the_text_line_of_a_snapshot_is_one_line() -> None:
+    line = TextProgress(io.StringIO()).render(snap(error=JobError("bad", "went\nwrong")))
     assert "\n" not in line
-    assert line.startswith("video_abc123 in_progress 42%")
-    assert "ETA 17s" in line and "..." in line
-    failed = job_text(snap(status="failed", error=JobError("bad", "went wrong"), eta=None))
-    assert "[bad] went wrong" in failed and "ETA" not in failed
-    assert "polling cancelled" in job_text(snap(poll_state="cancelled"))
+    assert "42% in_progress" in line and line.endswith("video_abc123")
+    assert "ETA 17s" in line and "[bad] went wrong" in line
+    failed = TextProgress(io.StringIO()).render(snap(status="failed", eta=3.0))
+    assert "ETA" not in failed  # a finished job has no ETA
+    assert "polling cancelled" in TextProgress(io.StringIO()).render(snap(poll_state="cancelled"))
 
 
 def test_eta_and_format_seconds() -> None:
-    assert eta([]) is None and eta([(0.0, 10)]) is None
-    assert eta([(0.0, 10), (2.0, 30)]) == pytest.approx(7.0)  # 10 %/s, 70 % left
-    assert eta([(0.0, 10), (2.0, 10)]) is None  # no progress yet
-    assert eta([(0.0, 50), (1.0, 100)]) is None
-    # only the last ``window`` seconds count: an early stall does not skew the rate
-    assert eta([(0.0, 0), (100.0, 0), (110.0, 20), (120.0, 40)], window=30) == pytest.approx(30)
+    # the job's ETA: its rate since it was first seen in progress, extrapolated to 100
+    assert remaining_seconds(None, 2.0, 30, "in_progress") is None
+    assert remaining_seconds((0.0, 10), 2.0, 30, "in_progress") == pytest.approx(7.0)
+    assert remaining_seconds((0.0, 10), 2.0, 10, "in_progress") is None  # no progress yet
+    assert remaining_seconds((0.0, 10), 2.0, 100, "completed") is None
+    assert remaining_seconds((0.0, 10), 2.0, 30, "queued") is None
     assert [format_seconds(x) for x in (None, -1, 4.25, 42, 187, 3720)] == [
         "—", "—", "4.2s", "42s", "3m 07s", "1h 02m"
     ]
@@ -198,7 +191,7 @@ def test_embed_inlines_base64_and_warns_when_large(clip: Path) -> None:
     assert base64.b64decode(src.split(",", 1)[1]) == clip.read_bytes()
     assert not (Path.cwd() / MEDIA_DIR).exists()  # embedding publishes nothing
     big = clip.with_name("big.mp4")
-    big.write_bytes(b"\0" * (_display.EMBED_WARN_BYTES + 1))
+    big.write_bytes(b"\0" * (_show.EMBED_WARN_BYTES + 1))
     with pytest.warns(UserWarning, match="may make your notebook files huge"):
         media_html(big, embed=True)
 

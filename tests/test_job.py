@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
+import weakref
 from pathlib import Path
 
 import pytest
@@ -16,11 +18,12 @@ pytestmark = pytest.mark.usefixtures("local")
 
 
 def test_job_returns_at_once_then_completes(local: LocalServer) -> None:
+    creates = local.requests.count("POST", "/v1/videos")
     job = snb.SoraJob("A calico cat playing piano", seconds=4, cache=False)
     assert job.id.startswith("video_")
     # The constructor made exactly one create call and waited for no render.
     assert job.status in ("queued", "in_progress")
-    assert local.requests.count("POST", "/v1/videos") >= 1
+    assert local.requests.count("POST", "/v1/videos") == creates + 1
     assert repr(job) == f"<SoraJob {job.id} {job.status} {job.progress}%>"
     assert job.wait() is job
     assert job.status == "completed" and job.progress == 100
@@ -33,7 +36,7 @@ def test_job_returns_at_once_then_completes(local: LocalServer) -> None:
 def test_defaults_follow_the_seed(local: LocalServer) -> None:
     job = snb.SoraJob("A lighthouse at dawn", cache=False)
     assert (job.model, job.size, job.seconds) == ("sora-2", "1280x720", 8)
-    assert job.backend == "local"
+    assert job.backend.label == "local"
 
 
 def test_download_gives_a_playable_mp4_of_the_request(local: LocalServer) -> None:
@@ -55,7 +58,7 @@ def test_download_to_a_path_and_every_variant(local: LocalServer, tmp_path: Path
     assert out == tmp_path / "clip.mp4" and out.stat().st_size > 1000
     assert job.download("thumbnail").suffix == ".webp"
     assert job.download("spritesheet").suffix == ".jpg"
-    assert job.bytes("thumbnail")[:4] == b"RIFF"
+    assert job.read_bytes("thumbnail")[:4] == b"RIFF"
     into_dir = job.download("video", tmp_path)
     assert into_dir == tmp_path / f"{job.id}.mp4"
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp files left
@@ -109,13 +112,16 @@ def test_observers_see_rising_progress_and_a_raising_callback_is_harmless(
     assert "sora_nb-runtime" in threads
     unsubscribe()
     count = len(seen)
-    job._update()  # a change after unsubscribing reaches nobody
+    notes: list[str | None] = []
+    job.on_progress(lambda snap: notes.append(snap.note))
+    job.delete()  # a change (the "deleted" note) after unsubscribing reaches nobody
+    assert notes[-1] == "deleted"
     assert len(seen) == count
 
 
 def test_updates_async_iterator_ends_when_the_job_finishes(local: LocalServer) -> None:
     async def consume() -> list[snb.JobSnapshot]:
-        job = await snb.SoraJob.acreate("Autumn leaves falling", seconds=4, cache=False)
+        job = await snb.SoraJob.async_create("Autumn leaves falling", seconds=4, cache=False)
         return [snap async for snap in job.updates()]
 
     snaps = asyncio.run(consume())
@@ -125,7 +131,7 @@ def test_updates_async_iterator_ends_when_the_job_finishes(local: LocalServer) -
 
 def test_await_job_and_wait_inside_a_running_loop(local: LocalServer) -> None:
     async def main() -> tuple[str, str]:
-        job = await snb.SoraJob.acreate("A robot watering plants", seconds=4, cache=False)
+        job = await snb.SoraJob.async_create("A robot watering plants", seconds=4, cache=False)
         done = await job
         # A blocking wait() from inside a running loop (as in a Jupyter cell) still works:
         # it waits on the runtime thread, never on this loop.
@@ -166,11 +172,13 @@ def test_failed_jobs_are_not_reused_from_cache(local: LocalServer) -> None:
 def test_attach_follows_an_existing_job(local: LocalServer) -> None:
     job = snb.SoraJob("A fox in the snow", seconds=4, cache=False)
     assert snb.SoraJob.attach(job.id) is job  # the live object of this process
-    import sora_nb._job as jobmod
-
-    del jobmod._live[job.id]
-    other = snb.SoraJob.attach(job.id)
-    assert other is not job and other.id == job.id
+    job_id, first = job.id, weakref.ref(job)
+    job.wait()
+    del job  # once no one holds it (polling has ended), attach makes a new object
+    gc.collect()
+    assert first() is None
+    other = snb.SoraJob.attach(job_id)
+    assert other.id == job_id
     assert other.wait().status == "completed"
     assert other.original_prompt == "A fox in the snow"
     with pytest.raises(snb.SoraAPIError) as info:
@@ -178,13 +186,23 @@ def test_attach_follows_an_existing_job(local: LocalServer) -> None:
     assert info.value.status_code == 404
 
 
-def test_cancel_stops_polling_and_resume_continues(local: LocalServer) -> None:
+@pytest.mark.slow
+@pytest.mark.server(job_seconds=4.0, poll_after_ms=50)
+def test_cancel_stops_polling_and_resume_continues(fresh_server: LocalServer) -> None:
+    # The poller sleeps until the test lets it: after its first poll (moments after the
+    # create, well inside the 4 s render) it cannot see the job finish before cancel().
+    released = asyncio.Event()
+
+    async def held(_delay: float) -> None:
+        await released.wait()
+
+    snb.configure(poll=snb.PollPolicy(sleep=held))
     job = snb.SoraJob("A snail crossing a road", seconds=4, cache=False)
     with pytest.warns(UserWarning, match="server may still render"):
         job.cancel()
     snap = job.snapshot()
-    if snap.terminal:  # the backend was faster than the cancel
-        return
+    assert not snap.terminal
+    snb.configure(poll=snb.PollPolicy())
     assert snap.poll_state == "cancelled" and "resume" in (snap.note or "")
     with pytest.raises(snb.SoraError, match="cancelled"):
         job.wait()
@@ -271,8 +289,10 @@ def test_elapsed_of_a_finished_cached_job_is_frozen(local: LocalServer) -> None:
     snb.SoraJob("Frozen clock", seconds=4).wait()
     cached = snb.SoraJob("Frozen clock", seconds=4)
     assert cached.from_cache and cached.done
-    assert cached._finished is not None
-    assert cached.elapsed == max(0.0, cached._finished - cached._created)  # not the clock
+    video = cached.video
+    assert video.completed_at is not None
+    # the backend's own times, not the clock
+    assert cached.elapsed == max(0.0, float(video.completed_at) - float(video.created_at))
 
 
 def test_a_reference_image_must_match_the_size_or_be_fitted(

@@ -113,7 +113,7 @@ def _list_ids(server: LocalServer) -> list:  # type: ignore[type-arg]
 @pytest.mark.server(job_seconds=30.0, poll_after_ms=250)
 def test_deadline_stops_polling_and_resume_continues(fresh_server: LocalServer) -> None:
     fake = FakeTime()
-    snb.configure(poll=fake.policy(deadline=1.0))
+    snb.configure(poll=fake.policy(max_wait=1.0))
     job = snb.SoraJob("Longer than the deadline", seconds=4, cache=False)
     with pytest.raises(snb.SoraTimeout) as info:
         job.wait()

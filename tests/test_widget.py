@@ -29,18 +29,10 @@ from IPython.utils.capture import capture_output
 from PIL import Image
 
 import sora_nb as snb
+from sora_nb._scrubber import SpriteScrubber, sprite_grid
+from sora_nb._show import _wait_with_html_card, job_mimebundle, show_job
 from sora_nb._types import JobError, JobSnapshot
-from sora_nb._widget import (
-    BAR_STYLES,
-    WIDGET_VIEW,
-    CardView,
-    JobCard,
-    SpriteScrubber,
-    _wait_with_html_card,
-    job_mimebundle,
-    show_job,
-    sprite_grid,
-)
+from sora_nb._widget import BAR_STYLES, WIDGET_VIEW, CardView, JobCard
 from sora_nb.local import MODERATION_MARKER, LocalServer
 
 Sent = tuple[str, str, dict[str, Any], float]  # comm id, msg type, data, monotonic time

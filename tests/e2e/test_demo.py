@@ -1,4 +1,4 @@
-"""``make demo``'s pipeline end to end: ``python -m sora_nb.demo`` executes the quickstart
+"""``make demo``'s pipeline end to end: ``python scripts/demo.py`` executes the quickstart
 headless, and the HTML it writes plays the video when opened from its folder in Chromium."""
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def test_demo_writes_a_notebook_and_a_page_that_plays(
     out = tmp_path / "out"
     env = dict(os.environ, SORA_NB_CACHE_DIR=str(tmp_path / "ignored-cache"))
     done = subprocess.run(
-        [sys.executable, "-m", "sora_nb.demo", "--out", str(out), "--job-seconds", "1",
+        [sys.executable, str(REPO / "scripts" / "demo.py"), "--out", str(out), "--job-seconds", "1",
          "--notebook", str(NOTEBOOKS / "01_quickstart.ipynb")],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=240, check=False,
     )

@@ -1,5 +1,8 @@
 """``make demo``: run notebooks/01_quickstart.ipynb headless on the embedded backend, with a
-live terminal progress line, and write out/quickstart.ipynb and out/quickstart.html."""
+live terminal progress line, and write out/quickstart.ipynb and out/quickstart.html.
+
+A script, not part of the installed package: it needs nbclient and nbconvert (the test
+extra), which a user of sora_nb does not."""
 
 from __future__ import annotations
 
@@ -14,8 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from ._display import MEDIA_DIR
-from ._fs import atomic_write_text
+from sora_nb._fs import atomic_write_text
+from sora_nb._show import MEDIA_DIR
 
 __all__ = ["NOTEBOOK", "current_env_kernel", "execute_notebook", "export_html", "main"]
 
@@ -189,7 +192,7 @@ def export_html(nb: Any) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m sora_nb.demo",
+        prog="python scripts/demo.py",
         description="Run the quickstart notebook headless on the embedded backend and "
         "write it, executed, as .ipynb and .html.",
     )

@@ -1,24 +1,24 @@
-"""The seed's functional API in Python (snake_case, same semantics), each with an async
-twin: generate, status, download, generate-and-download; plus a progress stream."""
+"""The functional API of the original TypeScript module, in Python (snake_case, same
+semantics), each with an ``async_`` twin; plus a progress stream. Re-exported by
+``sora_nb``."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Literal, TypedDict
+from typing import TypedDict
 
 from ._errors import SoraError, SoraJobFailed
 from ._job import SoraJob
-from ._types import JobSnapshot, Variant
-
-if TYPE_CHECKING:
-    from ._audio import AudioInput
+from ._params import DEFAULT_MODEL
+from ._types import AudioInput, JobSnapshot, Status, Variant
 
 __all__ = [
     "SoraVideoStatus",
-    "adownload_sora_video_content",
-    "agenerate_and_download_sora_video",
-    "agenerate_video_with_sora",
-    "aget_sora_video_status",
+    "async_download_sora_video_content",
+    "async_generate_and_download_sora_video",
+    "async_generate_video_with_sora",
+    "async_get_sora_video_status",
     "download_sora_video_content",
     "generate_and_download_sora_video",
     "generate_video_with_sora",
@@ -26,7 +26,7 @@ __all__ = [
     "watch_sora_video",
 ]
 
-#: The seed's generateAndDownloadSoraVideo waited at most 10 minutes.
+#: The original TypeScript module's generateAndDownloadSoraVideo waited at most 10 minutes.
 GENERATE_TIMEOUT = 600.0
 
 
@@ -35,23 +35,23 @@ class SoraVideoStatus(TypedDict):
     job completed (``GET`` it with the API key as Bearer token), else ``None``."""
 
     id: str
-    status: Literal["queued", "in_progress", "completed", "failed"]
+    status: Status
     progress: int
     url: str | None
 
 
-def generate_video_with_sora(script: str, model: str = "sora-2", duration: float = 8) -> str:
+def generate_video_with_sora(script: str, model: str = DEFAULT_MODEL, duration: float = 8) -> str:
     """Start a Sora job for ``script`` and return its id at once (the job is journaled
     and polled in the background). ``duration`` is rounded to 4, 8 or 12 seconds; technical
-    scripts get prompt enhancement and 16:9 framing, as in the seed."""
+    scripts get prompt enhancement and 16:9 framing, as in the original TypeScript module."""
     return SoraJob(script, model=model, seconds=duration).id
 
 
-async def agenerate_video_with_sora(
-    script: str, model: str = "sora-2", duration: float = 8
+async def async_generate_video_with_sora(
+    script: str, model: str = DEFAULT_MODEL, duration: float = 8
 ) -> str:
     """The async twin of ``generate_video_with_sora``."""
-    return (await SoraJob.acreate(script, model=model, seconds=duration)).id
+    return (await SoraJob.async_create(script, model=model, seconds=duration)).id
 
 
 def get_sora_video_status(video_id: str) -> SoraVideoStatus:
@@ -59,9 +59,9 @@ def get_sora_video_status(video_id: str) -> SoraVideoStatus:
     return _as_status(SoraJob.attach(video_id))
 
 
-async def aget_sora_video_status(video_id: str) -> SoraVideoStatus:
+async def async_get_sora_video_status(video_id: str) -> SoraVideoStatus:
     """The async twin of ``get_sora_video_status``."""
-    return _as_status(await SoraJob.aattach(video_id))
+    return _as_status(await SoraJob.async_attach(video_id))
 
 
 def _as_status(job: SoraJob, snap: JobSnapshot | None = None) -> SoraVideoStatus:
@@ -82,11 +82,11 @@ def download_sora_video_content(video_id: str, variant: Variant = "video") -> by
     return job.download(variant).read_bytes()
 
 
-async def adownload_sora_video_content(video_id: str, variant: Variant = "video") -> bytes:
+async def async_download_sora_video_content(video_id: str, variant: Variant = "video") -> bytes:
     """The async twin of ``download_sora_video_content``."""
-    job = await SoraJob.aattach(video_id)
+    job = await SoraJob.async_attach(video_id)
     _require_completed(job)
-    return (await job.adownload(variant)).read_bytes()
+    return (await job.async_download(variant)).read_bytes()
 
 
 def _require_completed(job: SoraJob) -> None:
@@ -103,7 +103,7 @@ def _require_completed(job: SoraJob) -> None:
 def generate_and_download_sora_video(
     script: str,
     audio: AudioInput | None = None,
-    model: str = "sora-2",
+    model: str = DEFAULT_MODEL,
     duration: float = 8,
 ) -> bytes:
     """Generate, wait (at most 10 minutes) and return the MP4 bytes. With ``audio`` (a
@@ -112,33 +112,28 @@ def generate_and_download_sora_video(
     job = SoraJob(script, model=model, seconds=duration)
     job.wait(timeout=GENERATE_TIMEOUT)
     if audio is None:
-        return job.bytes("video")
+        return job.read_bytes("video")
     return job.with_audio(audio).read_bytes()
 
 
-async def agenerate_and_download_sora_video(
+async def async_generate_and_download_sora_video(
     script: str,
     audio: AudioInput | None = None,
-    model: str = "sora-2",
+    model: str = DEFAULT_MODEL,
     duration: float = 8,
 ) -> bytes:
     """The async twin of ``generate_and_download_sora_video``."""
-    job = await SoraJob.acreate(script, model=model, seconds=duration)
+    job = await SoraJob.async_create(script, model=model, seconds=duration)
     await job.async_wait(timeout=GENERATE_TIMEOUT)
-    video = await job.adownload("video")
     if audio is None:
-        return video.read_bytes()
-    import asyncio
-
-    from ._audio import merge_audio
-
-    merged = await asyncio.to_thread(merge_audio, video, audio)
-    return merged.read_bytes()
+        return await job.async_read_bytes("video")
+    merged = await job.async_with_audio(audio)
+    return await asyncio.to_thread(merged.read_bytes)
 
 
 async def watch_sora_video(video_id: str) -> AsyncIterator[SoraVideoStatus]:
-    """Yield the job's status dict on every change until it finishes: the seed's
-    websocket progress pattern, ready to forward to any consumer."""
-    job = await SoraJob.aattach(video_id)
+    """Yield the job's status dict on every change until it finishes: the original
+    TypeScript module's websocket progress pattern, ready to forward to any consumer."""
+    job = await SoraJob.async_attach(video_id)
     async for snap in job.updates():
         yield _as_status(job, snap)
