@@ -380,6 +380,16 @@ class SoraJob(JobState):
             raise SoraError("no notebook view is registered (import sora_nb first)")
         views.show(self, variant, embed, width)
 
+    def _ipython_display_(self) -> None:
+        # A display with an id (not a plain mimebundle), so that the card can replace
+        # itself by static HTML once the job is final.
+        if views.display is None:
+            from IPython.display import display  # deferred: only ever called by IPython
+
+            display(self._repr_mimebundle_(), raw=True)  # type: ignore[no-untyped-call]
+            return
+        views.display(self)
+
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         if views.mimebundle is None:
             return {"text/plain": repr(self)}

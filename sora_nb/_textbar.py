@@ -34,7 +34,7 @@ class TextProgress:
     def render(self, snap: JobSnapshot) -> str:
         """The line for ``snap`` (no ``\\r``), at most 79 columns, e.g.
         ``video_68d7512d [#####-----]  42% in progress 12s, about 17s left``."""
-        from ._html import FINAL_STATUSES, short_id, status_word
+        from ._display import FINAL_STATUSES, short_id, status_word
 
         progress = snap.progress
         full = snap.status in FINAL_STATUSES
@@ -47,7 +47,7 @@ class TextProgress:
         if snap.from_cache:
             parts[-1] = "from cache"
         if (snap.eta is not None and snap.eta >= 1 and snap.status == "in_progress"
-                and progress is not None):
+                and progress is not None and snap.poll_state == "active"):
             parts[-1] += f", about {format_seconds(snap.eta)} left"
         if snap.poll_state not in ("active", "done"):
             parts.append(f"(polling {status_word(snap.poll_state)})")

@@ -163,7 +163,7 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _list() -> int:
-    from ._html import clock, short_id, status_word
+    from ._display import clock, short_id, status_word
     from ._store import history
 
     entries = history()
@@ -182,7 +182,7 @@ def _list() -> int:
 def _resolve_id(text: str) -> str | None:
     """``text`` itself, or the one journaled id that starts with it; None (after saying
     why) when it starts several."""
-    from ._html import short_id
+    from ._display import short_id
     from ._store import history
 
     matches = [e.id for e in history(include_deleted=True) if e.id.startswith(text)]
@@ -196,8 +196,8 @@ def _resolve_id(text: str) -> str | None:
 
 def _status(video_id: str) -> int:
     from ._config import resolve_backend
+    from ._display import status_word
     from ._errors import SoraError
-    from ._html import status_word
     from ._job import SoraJob
     from ._store import media_path
 
