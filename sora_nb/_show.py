@@ -16,10 +16,10 @@ from urllib.parse import quote
 from ._display import CardMedia, MediaKind, card_html, check_kind, check_width, data_uri, media_tag
 from ._errors import SoraError, SoraMediaError, SoraParameterError
 from ._fs import atomic_path
-from ._scrubber import SpriteScrubber
+from ._scrubber import sprite_grid, sprite_html
 from ._store import cached_media
 from ._types import VARIANTS, JobSnapshot, Variant, allowed
-from ._widget import JobCard, card_for, shown_card, static_bundle, widgets_available
+from ._widget import JobCard, card_for, shown_card, static_bundle
 
 if TYPE_CHECKING:
     from ._job import SoraJob
@@ -107,7 +107,6 @@ def show_job(job: SoraJob, variant: Variant = "video", embed: bool = False,
     check_width(width)
     from ._config import in_kernel
 
-    widgets = widgets_available()
     if not job.done and in_kernel():
         JobCard(job, fetch_media=False).display()
     job.wait()
@@ -121,10 +120,30 @@ def show_job(job: SoraJob, variant: Variant = "video", embed: bool = False,
         except SoraError:
             still = None
         show_media(path, "video", embed=embed, width=width, poster=still)
-    elif variant == "thumbnail" or not widgets:
+    elif variant == "thumbnail":
         show_media(path, "image", embed=embed, width=width)
     else:
-        ipy_display(SpriteScrubber(path, aspect=_aspect(job.size), width=width))
+        show_spritesheet(path, aspect=_aspect(job.size), embed=embed, width=width)
+
+
+def show_spritesheet(path: Path, *, aspect: float | None = None, embed: bool = False,
+                     width: int | None = None) -> None:
+    """Display a spritesheet as a scrubber in plain HTML (it outlives the kernel); outside
+    IPython, print the file path."""
+    from IPython import get_ipython  # deferred: IPython is imported only to display
+
+    if get_ipython() is None:
+        print(f"spritesheet: {path}")
+        return
+    from PIL import Image
+
+    with Image.open(path) as sheet:
+        cols, rows = sprite_grid(sheet, aspect)
+    src = _embedded(path) if embed else quote(publish_media(path))
+    uid = hashlib.sha1(src.encode()).hexdigest()[:8]
+    markup = sprite_html(src, cols, rows, aspect=aspect, uid=uid, width=width)
+    ipy_display({"text/html": markup, "text/plain": f"<spritesheet {path.name}: "
+                 f"{cols}x{rows} frames>"}, raw=True)
 
 
 def _aspect(size: str) -> float | None:

@@ -30,7 +30,7 @@ from PIL import Image
 
 import sora_nb as snb
 from sora_nb._display import STATUS_COLORS, STOPPED_COLOR, status_word
-from sora_nb._scrubber import SpriteScrubber, sprite_grid
+from sora_nb._scrubber import SpriteScrubber, sprite_grid, sprite_html
 from sora_nb._show import job_mimebundle, show_job
 from sora_nb._types import JobError, JobSnapshot
 from sora_nb._widget import BAR_STYLES, WIDGET_VIEW, JobCard
@@ -299,7 +299,10 @@ def test_show_every_variant(local: LocalServer, shell: InteractiveShell, tmp_pat
     assert '<video controls preload="metadata" src="sora_nb_media/video-' in html[0]
     assert (notebook_dir / html[0].split('src="')[1].split('"')[0]).is_file()
     assert html[1].startswith("<img") and 'width="200"' in html[1] and ".webp" in html[1]
-    assert html[2].startswith("<img") and ".jpg" in html[2]
+    # the spritesheet: a scrubber in plain HTML and CSS (it survives the kernel)
+    assert "<style>" in html[2] and ".jpg" in html[2] and ":hover" in html[2]
+    assert "<script" not in html[2] and "frames: move the pointer" in html[2]
+    assert 'poster="sora_nb_media/thumbnail-' in html[0]  # no black box before it plays
     assert 'src="data:video/mp4;base64,' in html[3]
     with pytest.raises(snb.SoraParameterError, match="variant='poster'"):
         job.show("poster")  # type: ignore[arg-type]
@@ -314,6 +317,18 @@ def test_spritesheet_scrubber_on_a_real_spritesheet(local: LocalServer) -> None:
     assert scrubber.image.value == scrubber.frames[0]
     scrubber.slider.value = scrubber.slider.max
     assert scrubber.image.value == scrubber.frames[-1]
+
+
+def test_sprite_html_steps_through_every_tile() -> None:
+    page = sprite_html("sora_nb_media/s.jpg", 5, 4, aspect=16 / 9, uid="t1")
+    assert page.count("<i></i>") == 20 and page.count(":hover") == 20
+    assert "background-size:500% 400%" in page
+    assert "background-position:0.000% 0.000%" in page  # the first tile
+    assert "background-position:100.000% 100.000%" in page  # the last
+    hostile = sprite_html("x');}body{color:red", 1, 1, uid="t2")
+    assert "x');}" not in hostile  # the URL is escaped inside the CSS string
+    with pytest.raises(snb.SoraParameterError, match="cols=0"):
+        sprite_html("s.jpg", 0, 1)
 
 
 def test_sprite_grid_finds_the_tiles() -> None:
