@@ -297,7 +297,8 @@ def _footer(snap: JobSnapshot, media: CardMedia | None, hints: bool = True) -> s
         name = media.path or media.video
         rows.append(
             f'<a class="sora-nb-download" href="{_e(media.video)}" download '
-            f'style="color:inherit">download MP4</a> <code style="{_CODE}">{_e(name)}</code>'
+            f'style="color:#0969da;text-decoration:underline">download MP4</a> '
+            f'<code style="{_CODE}">{_e(name)}</code>'
         )
     rows.append(f'id <code class="sora-nb-fullid" style="{_CODE};user-select:all">'
                 f"{_e(snap.id)}</code>")
