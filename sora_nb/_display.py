@@ -15,6 +15,7 @@ from ._types import JobSnapshot
 
 __all__ = [
     "FINAL_STATUSES",
+    "INDETERMINATE_CLASS",
     "MEDIA_MAX_WIDTH",
     "STATUS_COLORS",
     "STOPPED_COLOR",
@@ -255,17 +256,36 @@ def _prompt(snap: JobSnapshot, prompt_html: str | None = None) -> str:
 def _line(snap: JobSnapshot, fetching: str | None) -> str:
     rows = [f'<div class="sora-nb-phase" style="font-size:12px;{_MUTED}">'
             f"{_e(phase_text(snap, fetching))}</div>"]
-    if snap.note:
-        rows.append(f'<div class="sora-nb-note" style="font-size:12px;{_MUTED}">'
-                    f"{_e(snap.note)}</div>")
+    # ``made_locally`` (stills sora_nb made from the MP4 because the server had none)
+    # arrives with server profiles; getattr keeps this view working before and after.
+    made = tuple(getattr(snap, "made_locally", ()) or ())
+    made_note = (" and ".join(made) + " made from the video (the server has none)"
+                 if made else None)
+    for note in (snap.note, made_note):
+        if note:
+            rows.append(f'<div class="sora-nb-note" style="font-size:12px;{_MUTED}">'
+                        f"{_e(note)}</div>")
     return "".join(rows)
+
+
+#: Moving stripes for the live bar of a job whose server reports no progress (ipywidgets'
+#: ``IntProgress`` has no indeterminate state): the card gives the bar this class.
+INDETERMINATE_CLASS = "sora-nb-indeterminate"
+_INDETERMINATE_CSS = (
+    f"<style>.{INDETERMINATE_CLASS} .progress-bar{{background-image:repeating-linear-gradient("
+    "-45deg,rgba(255,255,255,.35) 0 10px,transparent 10px 20px);background-size:28px 28px;"
+    "animation:sora-nb-stripes 1s linear infinite}"
+    "@keyframes sora-nb-stripes{from{background-position:0 0}to{background-position:28px 0}}"
+    "</style>"
+)
 
 
 def live_head_html(snap: JobSnapshot, fetching: str | None = None, *,
                    prompt_html: str | None = None) -> str:
     """The live card's HTML above its progress bar widget: meta row, the red reason,
     the prompt and the status line."""
-    return (f'<div class="sora-nb-head" style="{_FONT}">{_meta(snap, fetching)}'
+    css = _INDETERMINATE_CSS if snap.progress is None and fetching is None else ""
+    return (f'{css}<div class="sora-nb-head" style="{_FONT}">{_meta(snap, fetching)}'
             f"{error_html(snap)}{_prompt(snap, prompt_html)}{_line(snap, fetching)}</div>")
 
 

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from ._config import in_kernel
 from ._display import (
     FINAL_STATUSES,
+    INDETERMINATE_CLASS,
     STOPPED_COLOR,
     CardMedia,
     card_html,
@@ -229,6 +230,10 @@ class JobCard:
             self.progress.value = 100 if fetching or value is None else value
             self.progress.bar_style = "warning" if stopped else BAR_STYLES.get(snap.status, "")
             self.progress.style.bar_color = color
+            if value is None and not fetching:
+                self.progress.add_class(INDETERMINATE_CLASS)
+            else:
+                self.progress.remove_class(INDETERMINATE_CLASS)
         # Cancel only while it can do something
         wanted = ((self.head, self.progress) if stopped or fetching
                   else (self.head, self.progress, self.cancel_button))

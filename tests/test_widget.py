@@ -29,7 +29,7 @@ from IPython.utils.capture import capture_output
 from PIL import Image
 
 import sora_nb as snb
-from sora_nb._display import STATUS_COLORS, STOPPED_COLOR, status_word
+from sora_nb._display import INDETERMINATE_CLASS, STATUS_COLORS, STOPPED_COLOR, status_word
 from sora_nb._scrubber import SpriteScrubber, sprite_grid, sprite_html
 from sora_nb._show import job_mimebundle, show_job
 from sora_nb._types import JobError, JobSnapshot
@@ -143,6 +143,15 @@ def test_a_final_card_is_html_only(done_job: snb.SoraJob, status: str) -> None:
         assert html.index("sora-nb-error") < html.index("sora-nb-prompt")
     bundle = card.bundle()
     assert WIDGET_VIEW not in bundle and f'data-status="{status}"' in bundle["text/html"]
+
+
+def test_unknown_progress_is_a_full_striped_bar_without_eta(done_job: snb.SoraJob) -> None:
+    card = fed_card(done_job)
+    card.push(snap(status="in_progress", progress=None, eta=4.0, elapsed=3.0))
+    assert card.progress.value == 100 and INDETERMINATE_CLASS in card.progress._dom_classes
+    assert "left" not in card.head.value.split("sora-nb-phase")[1]
+    card.push(snap(status="in_progress", progress=40))
+    assert INDETERMINATE_CLASS not in card.progress._dom_classes
 
 
 def test_stopped_polling_and_fetching_drop_the_cancel_button(done_job: snb.SoraJob) -> None:
