@@ -16,6 +16,7 @@ from ._types import JobSnapshot
 __all__ = [
     "FINAL_STATUSES",
     "INDETERMINATE_CLASS",
+    "LIVE_CLASS",
     "MEDIA_MAX_WIDTH",
     "STATUS_COLORS",
     "STOPPED_COLOR",
@@ -29,6 +30,8 @@ __all__ = [
     "data_uri",
     "error_html",
     "format_seconds",
+    "live_bar_text",
+    "live_class",
     "live_head_html",
     "media_tag",
     "mime_type",
@@ -116,6 +119,9 @@ def short_id(video_id: str, keep: int = 8) -> str:
     return f"{head}{sep}{body[:keep]}"
 
 
+_format_seconds = format_seconds
+
+
 def clock(ts: float, now: float | None = None) -> str:
     """A creation time as people read it: ``16:02`` today, ``Nov 28 16:02`` before."""
     local, today = time.localtime(ts), time.localtime(time.time() if now is None else now)
@@ -140,8 +146,16 @@ class CardMedia:
     player: bool = True
 
 
-def phase_text(snap: JobSnapshot, fetching: str | None = None) -> str:
-    """The status line's words: percent, time, ETA only when it means something."""
+def phase_text(snap: JobSnapshot, fetching: str | None = None, *, coarse: bool = False) -> str:
+    """The status line's words: percent, time, ETA only when it means something.
+    ``coarse``: durations of a running job to the whole second (a live label changes less
+    often)."""
+
+    def format_seconds(seconds: float | None) -> str:  # shadows the module's, on purpose
+        if coarse and seconds is not None and 0 <= seconds < 60:
+            return f"{round(seconds)}s"
+        return _format_seconds(seconds)
+
     progress = snap.progress
     known = progress is not None  # a server may not report progress at all
     if fetching is not None:
@@ -280,13 +294,42 @@ _INDETERMINATE_CSS = (
 )
 
 
+#: The live card's frame, drawn by CSS on the widget box (a class costs no comm; a Layout
+#: of its own would be one more): the card's border and a left edge in the status colour.
+LIVE_CLASS = "sora-nb-live"
+_LIVE_CSS = (
+    f"<style>.{LIVE_CLASS}{{box-sizing:border-box;max-width:640px;padding:8px 12px;"
+    "border:1px solid rgba(127,127,127,.3);border-radius:8px}"
+    f".{LIVE_CLASS} .widget-hprogress .widget-label{{font-size:12px;opacity:.75;"
+    "margin-right:8px}"
+    + "".join(f".{LIVE_CLASS}-{status}{{border-left:4px solid {color}}}"
+              for status, color in {**STATUS_COLORS, "stopped": STOPPED_COLOR}.items())
+    + "</style>"
+)
+
+
+def live_class(snap: JobSnapshot) -> str:
+    """The frame class for ``snap``: its status, or ``stopped`` once polling stopped."""
+    if snap.status not in FINAL_STATUSES and snap.poll_state not in ("active", "done"):
+        return f"{LIVE_CLASS}-stopped"
+    return f"{LIVE_CLASS}-{snap.status if snap.status in STATUS_COLORS else 'queued'}"
+
+
 def live_head_html(snap: JobSnapshot, fetching: str | None = None, *,
                    prompt_html: str | None = None) -> str:
-    """The live card's HTML above its progress bar widget: meta row, the red reason,
-    the prompt and the status line."""
-    css = _INDETERMINATE_CSS if snap.progress is None and fetching is None else ""
+    """The live card's HTML above its progress bar widget: meta row, the red reason, the
+    prompt and any note. The numbers that change at every poll (percent, elapsed, ETA)
+    are the bar's label instead (``live_bar_text``), so this HTML is resent only when the
+    status or a note changes: a few kB per card, however long the job runs."""
+    css = _LIVE_CSS + (_INDETERMINATE_CSS if snap.progress is None and fetching is None else "")
+    notes = _line(snap, fetching).split("</div>", 1)[1]  # the notes, without the phase
     return (f'{css}<div class="sora-nb-head" style="{_FONT}">{_meta(snap, fetching)}'
-            f"{error_html(snap)}{_prompt(snap, prompt_html)}{_line(snap, fetching)}</div>")
+            f"{error_html(snap)}{_prompt(snap, prompt_html)}{notes}</div>")
+
+
+def live_bar_text(snap: JobSnapshot, fetching: str | None = None) -> str:
+    """The live bar's label: the phase in words, durations to the whole second."""
+    return phase_text(snap, fetching, coarse=True)
 
 
 def _media(snap: JobSnapshot, media: CardMedia) -> str:
@@ -311,20 +354,24 @@ def _media(snap: JobSnapshot, media: CardMedia) -> str:
     return "".join(parts)
 
 
-def _footer(snap: JobSnapshot, media: CardMedia | None, hints: bool = True) -> str:
+def _footer(snap: JobSnapshot, media: CardMedia | None, compact: bool = False) -> str:
+    """Download link and file, the full id (selectable: a click selects all of it), and
+    what to do next. ``compact`` (a grid cell): the link only, the path in its tooltip."""
     rows = []
     if media is not None and media.video and not media.video.startswith("data:"):
         name = media.path or media.video
-        rows.append(
-            f'<a class="sora-nb-download" href="{_e(media.video)}" download '
-            f'style="color:#0969da;text-decoration:underline">download MP4</a> '
-            f'<code style="{_CODE}">{_e(name)}</code>'
-        )
-    rows.append(f'id <code class="sora-nb-fullid" style="{_CODE};user-select:all">'
-                f"{_e(snap.id)}</code>")
-    if hints and snap.status == "completed":
+        link = (f'<a class="sora-nb-download" href="{_e(media.video)}" download '
+                f'title="{_e(name)}" style="color:#0969da;text-decoration:underline">'
+                "download MP4</a>")
+        rows.append(link if compact else f'{link} <code style="{_CODE}">{_e(name)}</code>')
+    if not compact:
+        rows.append(f'id <code class="sora-nb-fullid" style="{_CODE};user-select:all;'
+                    f'overflow-wrap:anywhere">{_e(snap.id)}</code>')
+    if not compact and snap.status == "completed":
         rows.append(f'next: <code style="{_CODE}">job.remix("…")</code> '
                     f'<code style="{_CODE}">job.extend("…", seconds=4)</code>')
+    if not rows:
+        return ""
     return ('<div class="sora-nb-footer" style="display:flex;flex-wrap:wrap;gap:2px 14px;'
             f'font-size:12px;margin-top:6px;{_MUTED}">'
             + "".join(f"<span>{r}</span>" for r in rows) + "</div>")
@@ -332,7 +379,7 @@ def _footer(snap: JobSnapshot, media: CardMedia | None, hints: bool = True) -> s
 
 def card_html(snap: JobSnapshot, media: CardMedia | None = None, *,
               fetching: str | None = None, prompt_html: str | None = None,
-              footer: bool = True, hints: bool = True, width: str = "640px") -> str:
+              footer: bool = True, compact: bool = False, width: str = "640px") -> str:
     """The whole card as one self-contained block (inline CSS, no script): what a saved
     notebook, nbconvert's HTML or GitHub shows once the kernel is gone. Every string from
     a user or a server is escaped. ``media`` (a completed job's files) adds the player,
@@ -344,7 +391,7 @@ def card_html(snap: JobSnapshot, media: CardMedia | None = None, *,
     if media is not None:
         body.append(_media(snap, media))
     if footer and snap.status in FINAL_STATUSES and fetching is None:
-        body.append(_footer(snap, media, hints))
+        body.append(_footer(snap, media, compact))
     return (
         f'<div class="sora-nb-card" data-status="{_e(snap.status)}" style="{_FONT};'
         "box-sizing:border-box;border:1px solid rgba(127,127,127,.3);"

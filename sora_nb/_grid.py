@@ -21,7 +21,7 @@ from ._errors import SoraJobFailed, SoraParameterError
 from ._history import backend_history
 from ._job import SoraJob
 from ._runtime import runtime
-from ._show import publish_media
+from ._show import poster_uri, publish_media
 from ._store import HistoryEntry, cached_media, history
 from ._types import Variant
 from ._widget import WIDGET_VIEW, JobCard, static_bundle, update_display, widgets_available
@@ -177,7 +177,7 @@ class CompareGrid:
             snap = card.last or card._snapshot()
             fetching = card._fetching if snap.status == "completed" else None
             html_card = card_html(snap, card._media, fetching=fetching,
-                                  prompt_html=card._prompt_html, hints=False, width="none")
+                                  prompt_html=card._prompt_html, compact=True, width="none")
             cells.append(f'<div style="grid-column:span {span};min-width:0">{html_card}</div>')
         return f'<div class="sora-nb-compare" style="{_GRID}">{"".join(cells)}</div>'
 
@@ -277,7 +277,8 @@ class Gallery:
         box = ("display:flex;align-items:center;justify-content:center;aspect-ratio:16/9;"
                "width:100%;border-radius:6px 6px 0 0;font-size:12px;")
         if entry.status == "completed" and video is not None:
-            poster = f' poster="{_q(publish_media(thumb))}"' if thumb else ""
+            still = poster_uri(thumb, 360) if thumb else None
+            poster = f' poster="{html.escape(still, quote=True)}"' if still else ""
             media = (f'<video controls preload="none" src="{_q(publish_media(video))}"{poster}'
                      f' style="display:block;width:100%;aspect-ratio:16/9;background:#000;'
                      f'border-radius:6px 6px 0 0"></video>')
@@ -293,23 +294,23 @@ class Gallery:
         else:
             media = (f'<div style="{box}background:rgba(127,127,127,.12);opacity:.7">'
                      f"{html.escape(status_word(entry.status))}</div>")
-        line = " · ".join([
-            f'<b style="color:{color}">{html.escape(status_word(entry.status))}</b>',
-            html.escape(entry.model), f"{int(entry.seconds)} s", f"{html.escape(age)} ago",
-        ])
+        status = (f'<b style="color:{color}">{html.escape(status_word(entry.status))}</b>'
+                  f' <span style="opacity:.7">· {html.escape(age)} ago</span>')
+        facts = " · ".join([html.escape(entry.model), f"{int(entry.seconds)} s",
+                            html.escape(clock(entry.created_at))])
         one_line = "white-space:nowrap;overflow:hidden;text-overflow:ellipsis"
         return (
             f'<div class="sora-nb-tile" data-status="{html.escape(entry.status)}" '
             f'style="grid-column:span {span};min-width:0;border:1px solid rgba(127,127,127,.3);'
-            f'border-top:3px solid {color};border-radius:8px;overflow:hidden">{media}'
-            f'<div style="padding:6px 8px;font-size:12px;line-height:1.45">'
-            f'<div style="{one_line}">{line}</div>'
+            f'border-top:3px solid {color};border-radius:8px;overflow:hidden;'
+            f'font-family:system-ui,-apple-system,sans-serif">{media}'
+            f'<div style="padding:6px 8px;font-size:12px;line-height:1.5">'
+            f'<div style="{one_line}">{status}</div>'
             f'<div class="sora-nb-tile-prompt" title="{html.escape(prompt, quote=True)}" '
             f'style="{one_line};font-size:13px">{html.escape(prompt)}</div>'
-            f'<code title="{html.escape(entry.id, quote=True)}" style="font-size:11px;'
-            f'opacity:.7;user-select:all">{html.escape(short_id(entry.id))}</code> '
-            f'<span style="opacity:.6">{html.escape(clock(entry.created_at))}</span>'
-            "</div></div>"
+            f'<div style="{one_line};opacity:.7"><code title="{html.escape(entry.id, quote=True)}"'
+            f' style="font-size:11px;user-select:all">{html.escape(short_id(entry.id))}</code>'
+            f" · {facts}</div></div></div>"
         )
 
     def _repr_html_(self) -> str:

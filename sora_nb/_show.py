@@ -34,6 +34,7 @@ __all__ = [
     "job_card_html",
     "job_mimebundle",
     "media_html",
+    "poster_uri",
     "publish_media",
     "show_job",
     "show_media",
@@ -57,6 +58,26 @@ def inline_thumbnail(video_id: str) -> str | None:
     if thumb is None or thumb.stat().st_size > INLINE_THUMBNAIL_BYTES:
         return None
     return data_uri(thumb.read_bytes(), thumb.suffix)
+
+
+def poster_uri(path: Path, width: int) -> str | None:
+    """A still as a JPEG data URI at most ``width`` pixels wide (a few kB), or None if it
+    cannot be read. Posters go inline because JupyterLab resolves a relative ``src`` or
+    ``href`` in an output against the notebook's folder, but not a ``poster``."""
+    import base64
+    import io
+
+    try:
+        from PIL import Image
+
+        with Image.open(path) as img:
+            rgb = img.convert("RGB")
+            rgb.thumbnail((width, width * 4))
+            buf = io.BytesIO()
+            rgb.save(buf, format="JPEG", quality=72, optimize=True)
+    except (OSError, ValueError):
+        return None
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def job_card_html(job: SoraJob, snap: JobSnapshot | None = None) -> str:

@@ -14,8 +14,6 @@ are files the page loads by URL)."""
 
 from __future__ import annotations
 
-import base64
-import io
 import threading
 import time
 import uuid
@@ -30,9 +28,12 @@ from ._config import in_kernel
 from ._display import (
     FINAL_STATUSES,
     INDETERMINATE_CLASS,
+    LIVE_CLASS,
     STOPPED_COLOR,
     CardMedia,
     card_html,
+    live_bar_text,
+    live_class,
     live_head_html,
     status_color,
 )
@@ -63,6 +64,9 @@ BAR_STYLES: dict[str, str] = {"in_progress": "info", "completed": "success",
 #: A thumbnail shown inside a widget (a grid cell before the grid turns static) is sent
 #: through the comm as a small JPEG data URI: at most this wide.
 INLINE_POSTER_WIDTH = 360
+#: The poster of a card's player: a JPEG data URI this wide (JupyterLab resolves relative
+#: ``src`` and ``href`` in outputs but not ``poster``; a few kB in the notebook instead).
+CARD_POSTER_WIDTH = 640
 
 
 def widgets_available() -> bool:
@@ -138,13 +142,15 @@ class JobCard:
         # One layout shared by the box, the HTML and the bar (each Layout is a comm).
         shared = w.Layout(width="auto", max_width="680px")
         self.head = w.HTML(layout=shared)
-        self.progress = w.IntProgress(value=0, min=0, max=100, layout=shared)
+        self.progress = w.IntProgress(value=0, min=0, max=100, layout=shared,
+                                      style={"description_width": "initial"})
         self.cancel_button = w.Button(
             description="Cancel", icon="stop", tooltip="stop polling this job here",
             layout=w.Layout(width="auto", align_self="flex-start"),
         )
         self.cancel_button.on_click(lambda _button: self.cancel())
         self.widget = w.VBox([self.head, self.progress, self.cancel_button], layout=shared)
+        self.widget.add_class(LIVE_CLASS)
 
     @property
     def job(self) -> SoraJob | None:
@@ -215,7 +221,10 @@ class JobCard:
             # Inside a live grid: the whole card as HTML (a small poster, no player: the
             # grid's static form, a moment later, has the players).
             media = self._media
-            poster = _inline_poster(self._media_paths.get("thumbnail")) if media else None
+            from ._show import poster_uri  # deferred: _show imports this module
+
+            thumb = self._media_paths.get("thumbnail")
+            poster = poster_uri(thumb, INLINE_POSTER_WIDTH) if media and thumb else None
             inline = CardMedia(poster=poster, note=None) if poster else None
             with self.head.hold_sync():
                 self.head.value = card_html(snap, inline, prompt_html=self._prompt_html,
@@ -227,6 +236,7 @@ class JobCard:
         color = STOPPED_COLOR if stopped else status_color(snap.status)
         with self.head.hold_sync(), self.progress.hold_sync():
             self.head.value = live_head_html(snap, fetching, prompt_html=self._prompt_html)
+            self.progress.description = live_bar_text(snap, fetching)
             self.progress.value = 100 if fetching or value is None else value
             self.progress.bar_style = "warning" if stopped else BAR_STYLES.get(snap.status, "")
             self.progress.style.bar_color = color
@@ -234,6 +244,11 @@ class JobCard:
                 self.progress.add_class(INDETERMINATE_CLASS)
             else:
                 self.progress.remove_class(INDETERMINATE_CLASS)
+        frame = live_class(snap)
+        for cls in list(self.widget._dom_classes):
+            if cls.startswith(f"{LIVE_CLASS}-") and cls != frame:
+                self.widget.remove_class(cls)
+        self.widget.add_class(frame)
         # Cancel only while it can do something
         wanted = ((self.head, self.progress) if stopped or fetching
                   else (self.head, self.progress, self.cancel_button))
@@ -265,7 +280,7 @@ class JobCard:
             runtime.submit(job.async_download("video")).add_done_callback(self._video_ready)
 
     def _video_ready(self, future: concurrent.futures.Future[Path]) -> None:
-        from ._show import publish_media  # deferred: _show imports this module
+        from ._show import poster_uri, publish_media  # deferred: _show imports this module
 
         note = self._thumb_note
         video = poster = path = None
@@ -277,12 +292,9 @@ class JobCard:
             note = f"video download failed: {exc}"
         thumb = self._media_paths.get("thumbnail")
         if thumb is not None:
-            try:
-                poster = publish_media(thumb)
-            except Exception as exc:
-                note = note or f"thumbnail not linked: {exc}"
+            poster = poster_uri(thumb, CARD_POSTER_WIDTH)
         with self._lock:
-            self._media = CardMedia(video=_url(video), poster=_url(poster), path=path,
+            self._media = CardMedia(video=_url(video), poster=poster, path=path,
                                     note=note, player=self._player)
             self._fetching = None
             self._render_locked()
@@ -394,23 +406,6 @@ def _url(rel: str | None) -> str | None:
     from urllib.parse import quote
 
     return None if rel is None else quote(rel)
-
-
-def _inline_poster(path: Path | None) -> str | None:
-    """A small JPEG data URI of a thumbnail (a few kB through the comm), or None."""
-    if path is None:
-        return None
-    try:
-        from PIL import Image
-
-        with Image.open(path) as img:
-            img = img.convert("RGB")
-            img.thumbnail((INLINE_POSTER_WIDTH, INLINE_POSTER_WIDTH))
-            buf = io.BytesIO()
-            img.save(buf, format="JPEG", quality=75)
-    except Exception:
-        return None
-    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def _filter(bundle: dict[str, Any], include: Any, exclude: Any) -> dict[str, Any]:

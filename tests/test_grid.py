@@ -155,10 +155,12 @@ def test_gallery_is_plain_html_that_plays_and_survives(
     assert "em" not in Elements(page).names and "script" not in Elements(page).names
     tiles = {t.split('"')[0]: t for t in page.split('data-status="')[1:]}
     assert set(tiles) == {"completed", "failed"}
-    # completed tiles: a player with the thumbnail as poster, linked relative to the folder
+    # completed tiles: a player (linked relative to the folder) with the thumbnail as poster
     assert page.count("<video controls") == 2 and page.count('poster="') == 2
-    for src in re.findall(r'(?:src|poster)="([^"]+)"', page):
+    for src in re.findall(r'src="([^"]+)"', page):
         assert (tmp_path / src).is_file(), src
+    assert all(p.startswith("data:image/jpeg;base64,")
+               for p in re.findall(r'poster="([^"]+)"', page))
     # the failed tile shows its error code and has no player
     failed_tile = page[page.index('data-status="failed"'):]
     failed_tile = failed_tile[:failed_tile.index('class="sora-nb-tile"')

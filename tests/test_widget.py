@@ -125,6 +125,9 @@ def test_a_running_card_is_one_html_a_bar_and_cancel(done_job: snb.SoraJob, stat
     card.push(snap(status=status, progress=55, eta=9.0))
     assert card.widget.children == (card.head, card.progress, card.cancel_button)
     assert card.progress.value == 55
+    assert card.progress.description == ("0s elapsed" if status == "queued" else
+                                         "55% · 0s elapsed · about 9s left")
+    assert f"sora-nb-live-{status}" in card.widget._dom_classes  # the frame's colour
     assert card.progress.style.bar_color == STATUS_COLORS[status]  # grey, then blue
     assert card.progress.bar_style == BAR_STYLES.get(status, "")
     assert status_word(status) in card.head.value
@@ -149,7 +152,7 @@ def test_unknown_progress_is_a_full_striped_bar_without_eta(done_job: snb.SoraJo
     card = fed_card(done_job)
     card.push(snap(status="in_progress", progress=None, eta=4.0, elapsed=3.0))
     assert card.progress.value == 100 and INDETERMINATE_CLASS in card.progress._dom_classes
-    assert "left" not in card.head.value.split("sora-nb-phase")[1]
+    assert card.progress.description == "3s elapsed"  # no percent, no ETA
     card.push(snap(status="in_progress", progress=40))
     assert INDETERMINATE_CLASS not in card.progress._dom_classes
 
@@ -223,8 +226,8 @@ def test_lifecycle_fetching_then_static_with_player_and_poster(
     card = JobCard(job, widgets=True)
     styles: list[str] = []
     card.progress.observe(lambda c: styles.append(c["new"]), names="bar_style")
-    heads: list[str] = []
-    card.head.observe(lambda c: heads.append(c["new"]), names="value")
+    labels: list[str] = []
+    card.progress.observe(lambda c: labels.append(c["new"]), names="description")
     with capture_output() as cap:
         display_id = card.display()
         final_of(card)
@@ -238,10 +241,11 @@ def test_lifecycle_fetching_then_static_with_player_and_poster(
     src = re.search(r'src="([^"]+)"', video)
     poster = re.search(r'poster="([^"]+)"', video)
     assert src and poster and (notebook_dir / src[1]).is_file()
-    assert (notebook_dir / poster[1]).is_file() and src[1].startswith("sora_nb_media/")
+    assert src[1].startswith("sora_nb_media/") and poster[1].startswith("data:image/jpeg;")
     assert "download" in html and job.id in html
     # the card said what it fetched between "completed" and the player
-    assert any("fetching the video…" in h for h in heads)
+    assert "done on the server · fetching the video…" in labels
+    assert any(re.fullmatch(r"\d+% · \d+s elapsed.*", label) for label in labels), labels
     assert set(styles) <= {"", "info", "success"}
 
 
