@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
                 page.locator(".jp-Toast-close").evaluate_all("els => els.forEach(e => e.click())")
                 page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
                 page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-                card = page.locator(".jp-Cell").nth(1).locator(".jp-OutputArea-output").last
+                card = page.locator(".jp-Cell").nth(1).locator(".sora-nb-live").first
                 wanted = {"queued": "card-queued.png", "running": "card-running.png",
                           "fetching": "card-fetching.png"}
                 deadline = time.monotonic() + 180

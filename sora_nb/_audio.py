@@ -5,6 +5,7 @@ ffmpeg call muxes it with the video stream copied untouched; results are cached 
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import math
 import numbers
@@ -45,13 +46,25 @@ class MergedVideo:
     mode: str
     fit: str
     source: Path
+    audio: str = ""  # how the audio input reads (a file name, "numpy array", ...)
+
+    def label(self) -> str:
+        """What was merged, in words: "soundtrack replaced by narration.wav (fit: loop) in
+        video.mp4, 8.00 s"."""
+        done = "soundtrack replaced by" if self.mode == "replace" else "mixed in"
+        audio = self.audio or "new audio"
+        return (f"{done} {audio} (fit: {self.fit}) in {self.source.name}, "
+                f"{self.duration:.2f} s")
 
     def show(self, embed: bool = False, width: int | None = None) -> None:
         """Play the merged video in the current cell (``embed=True`` inlines the bytes)."""
         show_media(self.path, "video", embed=embed, width=width)
 
     def _repr_html_(self) -> str:
-        return media_html(self.path, "video")
+        # the player and, under it, what was merged (static: it outlives the kernel)
+        return (f'<div class="sora-nb-merged">{media_html(self.path, "video")}'
+                '<div style="font-size:12px;opacity:.75;font-family:system-ui,sans-serif">'
+                f"merged: {html.escape(self.label())}</div></div>")
 
     def read_bytes(self) -> bytes:
         return self.path.read_bytes()
@@ -102,7 +115,7 @@ def merge_audio(
             if out_path is not None:
                 with atomic_path(out_path) as tmp:
                     shutil.copyfile(cached, tmp)
-            return MergedVideo(out_path or cached, hit[0], hit[1], fit, source)
+            return MergedVideo(out_path or cached, hit[0], hit[1], fit, source, spec.label)
     else:
         target = out_path
 
@@ -126,7 +139,7 @@ def merge_audio(
         if out_path is not None:
             with atomic_path(out_path) as tmp:
                 shutil.copyfile(cached, tmp)
-    return MergedVideo(out_path or target, duration, done_mode, fit, source)
+    return MergedVideo(out_path or target, duration, done_mode, fit, source, spec.label)
 
 
 # -- parameters -------------------------------------------------------------------------

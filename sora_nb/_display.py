@@ -201,7 +201,7 @@ def bar_html(snap: JobSnapshot, *, fetching: bool = False) -> str:
     now = "" if progress is None else f' aria-valuenow="{int(progress)}"'
     return (
         f'<div class="sora-nb-bar" role="progressbar" aria-valuemin="0" aria-valuemax="100"'
-        f'{now} style="height:6px;border-radius:3px;background:rgba(127,127,127,.2);'
+        f'{now} style="height:8px;border-radius:4px;background:rgba(127,127,127,.2);'
         f'overflow:hidden;margin:6px 0 4px"><div style="width:{width}%;height:100%;'
         f'background:{fill}"></div></div>'
     )
@@ -302,6 +302,9 @@ _LIVE_CSS = (
     "border:1px solid rgba(127,127,127,.3);border-radius:8px}"
     f".{LIVE_CLASS} .widget-hprogress .widget-label{{font-size:12px;opacity:.75;"
     "margin-right:8px}"
+    # the bar as thin as the static card's, so the card does not jump when it turns static
+    f".{LIVE_CLASS} .widget-hprogress .progress{{height:8px;border-radius:4px;"
+    "align-self:center;background:rgba(127,127,127,.2)}"
     + "".join(f".{LIVE_CLASS}-{status}{{border-left:4px solid {color}}}"
               for status, color in {**STATUS_COLORS, "stopped": STOPPED_COLOR}.items())
     + "</style>"

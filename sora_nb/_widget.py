@@ -140,7 +140,7 @@ class JobCard:
         import ipywidgets as w
 
         # One layout shared by the box, the HTML and the bar (each Layout is a comm).
-        shared = w.Layout(width="auto", max_width="680px")
+        shared = w.Layout(width="auto", max_width="640px")  # the static card's width
         self.head = w.HTML(layout=shared)
         self.progress = w.IntProgress(value=0, min=0, max=100, layout=shared,
                                       style={"description_width": "initial"})
