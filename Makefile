@@ -1,10 +1,11 @@
 # Two set-up commands: `make demo` and `make test`; both create .venv when it is missing.
+# `make check` is the fast tier while coding (lint + tests not marked slow or e2e).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench lab clean
+.PHONY: demo test check lint bench lab clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +19,10 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check sora_nb tests benchmarks scripts
 	$(BIN)/mypy
+
+# Under a minute on the 2-core reference machine: everything but @pytest.mark.slow / e2e.
+check: lint
+	$(BIN)/python -m pytest -q -m "not slow and not e2e"
 
 # The unit, integration, kernel and browser tests, then every notebook through nbval
 # against the embedded backend (nondeterministic outputs masked by sanitize.cfg).

@@ -38,9 +38,10 @@ from ._errors import (
 )
 from ._grid import CompareGrid, Gallery, compare, gallery
 from ._job import SoraJob
-from ._params import DEFAULT_MODEL, ImageFit, SoraDurationWarning
+from ._params import DEFAULT_MODEL, SoraDurationWarning
 from ._poller import PollPolicy
 from ._prompt import enhance_prompt
+from ._reference import ImageFit
 from ._store import HistoryEntry, history
 from ._types import (
     TERMINAL,

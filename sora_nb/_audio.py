@@ -67,6 +67,7 @@ class MergedVideo:
                 f"merged: {html.escape(self.label())}</div></div>")
 
     def read_bytes(self) -> bytes:
+        """The merged MP4's bytes."""
         return self.path.read_bytes()
 
     def __repr__(self) -> str:

@@ -53,6 +53,7 @@ class AudioSource:
 
 
 def file_digest(path: Path) -> str:
+    """A content digest of a file (blake2b, read in 1 MiB chunks): part of cache keys."""
     h = hashlib.blake2b(digest_size=16)
     with path.open("rb") as f:
         while chunk := f.read(1 << 20):

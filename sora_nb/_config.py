@@ -17,7 +17,17 @@ from ._poller import PollPolicy
 if TYPE_CHECKING:
     from .local import LocalServer
 
-__all__ = ["Backend", "cache_dir", "configure", "resolve_backend", "settings"]
+__all__ = [
+    "Backend",
+    "BackendName",
+    "cache_dir",
+    "configure",
+    "embedded_server",
+    "in_kernel",
+    "reset_settings",
+    "resolve_backend",
+    "settings",
+]
 
 BackendName = Literal["local", "openai"]
 OPENAI_BASE_URL = "https://api.openai.com/v1"
@@ -51,6 +61,8 @@ class Backend:
 
 @dataclass
 class Settings:
+    """What ``configure()`` set (``None``: not set, fall back to the environment)."""
+
     backend: BackendName | None = None
     base_url: str | None = None
     api_key: str | None = field(default=None, repr=False)
@@ -113,7 +125,7 @@ def cache_dir() -> Path:
     elif env := os.environ.get("SORA_NB_CACHE_DIR"):
         path = Path(env).expanduser()
     else:
-        import platformdirs
+        import platformdirs  # deferred: only needed when no cache dir is configured
 
         path = Path(platformdirs.user_cache_dir("sora_nb"))
     path.mkdir(parents=True, exist_ok=True)
@@ -159,7 +171,7 @@ def embedded_server() -> LocalServer:
     global _embedded
     with _embedded_lock:
         if _embedded is None:
-            from . import local
+            from . import local  # deferred: aiohttp and render workers, only when needed
 
             seconds = float(os.environ.get("SORA_NB_LOCAL_JOB_SECONDS", LOCAL_JOB_SECONDS))
             _embedded = local.start(job_seconds=seconds, data_dir=cache_dir() / "local-backend")

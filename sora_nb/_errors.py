@@ -32,7 +32,9 @@ __all__ = [
     "SoraMediaError",
     "SoraParameterError",
     "SoraTimeout",
+    "from_sdk",
     "redact",
+    "register_secret",
 ]
 
 _SECRETS: set[str] = set()
@@ -60,6 +62,7 @@ class SoraError(Exception):
 
     @property
     def message(self) -> str:
+        """The error's text (without the class name)."""
         return str(self.args[0]) if self.args else ""
 
 
@@ -136,6 +139,8 @@ class SoraAudioError(SoraMediaError):
 
 def from_sdk(exc: BaseException) -> SoraError:
     """Translate an ``openai`` SDK exception into the matching ``SoraError`` (key-free)."""
+    # Deferred: this leaf module is imported by the local server's render workers too,
+    # which never need the SDK.
     import openai
 
     if isinstance(exc, SoraError):

@@ -22,7 +22,7 @@ __all__ = ["FfmpegRun", "MediaInfo", "ffmpeg", "ffmpeg_exe", "probe", "run_ffmpe
 @lru_cache(maxsize=1)
 def ffmpeg_exe() -> str:
     """Path of the ffmpeg executable shipped by imageio-ffmpeg."""
-    import imageio_ffmpeg
+    import imageio_ffmpeg  # deferred: looked up once, when ffmpeg first runs
 
     return str(imageio_ffmpeg.get_ffmpeg_exe())
 

@@ -21,7 +21,7 @@ from ._errors import SoraJobFailed, SoraParameterError
 from ._history import backend_history
 from ._job import SoraJob
 from ._runtime import runtime
-from ._show import poster_uri, publish_media
+from ._show import filter_bundle, poster_uri, publish_media
 from ._store import HistoryEntry, cached_media, history
 from ._types import Variant
 from ._widget import WIDGET_VIEW, JobCard, static_bundle, update_display, widgets_available
@@ -91,14 +91,6 @@ def diff_html(words: list[tuple[str, bool]]) -> str:
     )
 
 
-def _filter(bundle: dict[str, Any], include: Any, exclude: Any) -> dict[str, Any]:
-    if include:
-        bundle = {k: v for k, v in bundle.items() if k in include}
-    if exclude:
-        bundle = {k: v for k, v in bundle.items() if k not in exclude}
-    return bundle
-
-
 class CompareGrid:
     """Jobs side by side, each prompt once (in its card, the words that differ between
     prompts marked). Live cards while any job runs; once every card is final, every
@@ -152,7 +144,7 @@ class CompareGrid:
     def widget(self) -> Any:
         """The live ipywidgets GridBox (built on first use)."""
         if self._widget is None:
-            import ipywidgets as w
+            import ipywidgets as w  # deferred: heavy, and only a kernel renders widgets
 
             cells = []
             for card, span in zip(self.cards, grid_spans(len(self.jobs)), strict=True):
@@ -190,10 +182,10 @@ class CompareGrid:
         return bundle
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        return _filter(self.bundle(), include, exclude)
+        return filter_bundle(self.bundle(), include, exclude)
 
     def _ipython_display_(self) -> None:
-        from ._show import ipy_display
+        from ._show import ipy_display  # deferred: IPython only to display
 
         display_id = uuid.uuid4().hex
         with self._lock:
@@ -321,10 +313,10 @@ class Gallery:
         return f'<div class="sora-nb-gallery" style="{_GRID}">{tiles}</div>'
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        return _filter(static_bundle(self._repr_html_(), repr(self)), include, exclude)
+        return filter_bundle(static_bundle(self._repr_html_(), repr(self)), include, exclude)
 
     def _ipython_display_(self) -> None:
-        from ._show import ipy_display
+        from ._show import ipy_display  # deferred: IPython only to display
 
         display_id = uuid.uuid4().hex
         ipy_display(static_bundle(self._repr_html_(), repr(self)), raw=True,
@@ -359,7 +351,7 @@ class Gallery:
 
 
 def _q(rel: str) -> str:
-    from urllib.parse import quote
+    from urllib.parse import quote  # deferred: only media links need it
 
     return html.escape(quote(rel), quote=True)
 

@@ -368,7 +368,8 @@ class SoraJob(JobState):
 
     async def async_with_audio(self, audio: AudioInput, **options: Any) -> MergedVideo:
         """The async twin of ``with_audio`` (the merge runs in a worker thread)."""
-        from ._audio import merge_audio  # deferred: numpy and moviepy, as in with_audio
+        # Deferred: _audio loads numpy and moviepy (hundreds of ms), needed only here.
+        from ._audio import merge_audio
 
         video = await self.async_download()
         return await asyncio.to_thread(merge_audio, video, audio, **options)

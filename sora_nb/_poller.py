@@ -53,6 +53,7 @@ class PollPolicy:
     max_failures: int = 8
     clock: Callable[[], float] = field(default=time.monotonic, compare=False)
     sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep, compare=False)
+    #: Random seed of the jitter (``None``: different each run), for reproducible delays.
     seed: int | None = None
 
 

@@ -1,5 +1,6 @@
-"""Prompt enhancement, as the seed did it: detect technical content and append educational
-visual descriptors with 16:9 framing. Pure functions; the user's words stay an exact prefix."""
+"""Prompt enhancement, as the original TypeScript module did it: detect technical content
+and append educational visual descriptors with 16:9 framing. Pure functions; the user's
+words stay an exact prefix."""
 
 from __future__ import annotations
 

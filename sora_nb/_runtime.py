@@ -42,6 +42,7 @@ class Runtime:
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
+        """The runtime's event loop, its thread started (again) on first use."""
         with self._lock:
             if self._loop is None or self._thread is None or not self._thread.is_alive():
                 loop = asyncio.new_event_loop()
@@ -62,6 +63,7 @@ class Runtime:
         loop.run_forever()
 
     def in_runtime_thread(self) -> bool:
+        """True when called from the runtime thread (where blocking calls would deadlock)."""
         return threading.current_thread() is self._thread
 
     def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:

@@ -19,7 +19,7 @@ def sprite_grid(image: Any, aspect: float | None = None, max_tiles: int = 20
     whose every internal boundary is a visible seam (a jump in brightness between
     neighbouring pixel columns or rows well above the image's typical one). ``(1, 1)`` when
     no grid shows."""
-    import numpy as np
+    import numpy as np  # deferred: numpy only for a spritesheet, not for every import
 
     a = np.asarray(image.convert("L"), dtype=np.float32)
     height, width = a.shape
@@ -57,8 +57,8 @@ class SpriteScrubber:
 
     def __init__(self, path: str | Path, *, aspect: float | None = None, cols: int | None = None,
                  rows: int | None = None, width: int | None = None) -> None:
-        import ipywidgets as w
-        from PIL import Image
+        import ipywidgets as w  # deferred: heavy, and only a kernel renders widgets
+        from PIL import Image  # deferred with ipywidgets, on the same path
 
         with Image.open(path) as img:
             sheet = img.convert("RGB")

@@ -29,6 +29,7 @@ __all__ = [
     "INLINE_THUMBNAIL_BYTES",
     "MEDIA_DIR",
     "display_job",
+    "filter_bundle",
     "inline_thumbnail",
     "ipy_display",
     "job_card_html",
@@ -64,11 +65,11 @@ def poster_uri(path: Path, width: int) -> str | None:
     """A still as a JPEG data URI at most ``width`` pixels wide (a few kB), or None if it
     cannot be read. Posters go inline because JupyterLab resolves a relative ``src`` or
     ``href`` in an output against the notebook's folder, but not a ``poster``."""
-    import base64
+    import base64  # deferred: only posters need them
     import io
 
     try:
-        from PIL import Image
+        from PIL import Image  # deferred: Pillow only when a poster is made
 
         with Image.open(path) as img:
             rgb = img.convert("RGB")
@@ -90,7 +91,7 @@ def job_card_html(job: SoraJob, snap: JobSnapshot | None = None) -> str:
 def display_job(job: SoraJob) -> None:
     """``display(job)``: in a kernel, the job's card with a display id (live, then static
     once final); elsewhere the static HTML card and the repr."""
-    from ._config import in_kernel
+    from ._config import in_kernel  # deferred: _config starts nothing, but keeps _show light
 
     if in_kernel():
         card_for(job).display()
@@ -101,10 +102,16 @@ def display_job(job: SoraJob) -> None:
 def job_mimebundle(job: SoraJob, include: Any = None, exclude: Any = None) -> dict[str, Any]:
     """The job's bundle where display ids do not apply (a plain ``_repr_mimebundle_`` call):
     in a kernel the card's current one, else the static HTML card and the repr."""
-    from ._config import in_kernel
+    from ._config import in_kernel  # deferred: _config starts nothing, but keeps _show light
 
     bundle = card_for(job).bundle() if in_kernel() else static_bundle(job_card_html(job),
                                                                        repr(job))
+    return filter_bundle(bundle, include, exclude)
+
+
+def filter_bundle(bundle: dict[str, Any], include: Any, exclude: Any) -> dict[str, Any]:
+    """``bundle`` with only the MIME types in ``include`` (if given), minus ``exclude``: the
+    ``_repr_mimebundle_`` protocol's two arguments."""
     if include:
         bundle = {k: v for k, v in bundle.items() if k in include}
     if exclude:
@@ -126,7 +133,7 @@ def show_job(job: SoraJob, variant: Variant = "video", embed: bool = False,
     if not isinstance(embed, bool):
         raise SoraParameterError("embed", embed, "True or False")
     check_width(width)
-    from ._config import in_kernel
+    from ._config import in_kernel  # deferred: _config starts nothing, but keeps _show light
 
     if not job.done and in_kernel():
         JobCard(job, fetch_media=False).display()
@@ -156,7 +163,7 @@ def show_spritesheet(path: Path, *, aspect: float | None = None, embed: bool = F
     if get_ipython() is None:
         print(f"spritesheet: {path}")
         return
-    from PIL import Image
+    from PIL import Image  # deferred: Pillow only when a spritesheet is shown
 
     with Image.open(path) as sheet:
         cols, rows = sprite_grid(sheet, aspect)

@@ -57,6 +57,7 @@ class HistoryEntry:
 
 
 def journal_path() -> Path:
+    """The journal file: ``journal.jsonl`` in the cache dir."""
     return cache_dir() / "journal.jsonl"
 
 

@@ -12,11 +12,12 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
     from ._config import Backend, BackendName
-    from ._params import ImageFit
+    from ._reference import ImageFit
 
 __all__ = [
     "AUDIO_FITS",
     "AUDIO_MODES",
+    "SIZES",
     "STATUSES",
     "TERMINAL",
     "VARIANTS",
@@ -35,6 +36,9 @@ __all__ = [
 Status = Literal["queued", "in_progress", "completed", "failed"]
 STATUSES: tuple[Status, ...] = get_args(Status)
 TERMINAL: frozenset[str] = frozenset({"completed", "failed"})
+
+#: The sizes the Sora API renders (``PRO_ONLY_SIZES`` in ``_params`` need sora-2-pro).
+SIZES: tuple[str, ...] = ("720x1280", "1280x720", "1024x1792", "1792x1024")
 
 Variant = Literal["video", "thumbnail", "spritesheet"]
 VARIANTS: tuple[Variant, ...] = get_args(Variant)

@@ -22,9 +22,11 @@ __all__ = ["JobViews", "ProgressBar", "register", "views"]
 class ProgressBar(Protocol):
     """An observer that draws snapshots until ``close()`` (the terminal bar of ``wait()``)."""
 
-    def __call__(self, snap: JobSnapshot) -> None: ...
+    def __call__(self, snap: JobSnapshot) -> None:
+        """Draw ``snap``."""
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """End the bar; later snapshots are ignored."""
 
 
 @dataclass

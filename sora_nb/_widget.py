@@ -75,7 +75,7 @@ def widgets_available() -> bool:
     if not in_kernel():
         return False
     try:
-        import ipywidgets  # noqa: F401
+        import ipywidgets  # noqa: F401  # deferred: probing whether widgets can render
     except ImportError:
         return False
     return True
@@ -137,7 +137,7 @@ class JobCard:
     # -- widgets ------------------------------------------------------------------------
 
     def _build_widgets(self) -> None:
-        import ipywidgets as w
+        import ipywidgets as w  # deferred: heavy, and only a kernel renders widgets
 
         # One layout shared by the box, the HTML and the bar (each Layout is a comm).
         shared = w.Layout(width="auto", max_width="640px")  # the static card's width
@@ -388,7 +388,10 @@ class JobCard:
                 child.close()
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        return _filter(self.bundle(), include, exclude)
+        """The card's current bundle (the ``_repr_mimebundle_`` protocol)."""
+        from ._show import filter_bundle  # deferred: _show imports this module
+
+        return filter_bundle(self.bundle(), include, exclude)
 
     def _ipython_display_(self) -> None:
         self.display()
@@ -397,23 +400,15 @@ class JobCard:
 def update_display(bundle: dict[str, Any], display_id: str) -> None:
     # From the runtime thread: IPython publishes an update_display_data message, which
     # the front end applies to every output with this display id.
-    from IPython.display import update_display
+    from IPython.display import update_display  # deferred: IPython only to display
 
     update_display(bundle, raw=True, display_id=display_id)  # type: ignore[no-untyped-call]
 
 
 def _url(rel: str | None) -> str | None:
-    from urllib.parse import quote
+    from urllib.parse import quote  # deferred: only media links need it
 
     return None if rel is None else quote(rel)
-
-
-def _filter(bundle: dict[str, Any], include: Any, exclude: Any) -> dict[str, Any]:
-    if include:
-        bundle = {k: v for k, v in bundle.items() if k in include}
-    if exclude:
-        bundle = {k: v for k, v in bundle.items() if k not in exclude}
-    return bundle
 
 
 _cards: weakref.WeakKeyDictionary[SoraJob, JobCard] = weakref.WeakKeyDictionary()

@@ -13,6 +13,15 @@ import warnings
 from pathlib import Path
 from typing import Any, TextIO
 
+from . import _config
+from ._config import resolve_backend
+from ._display import clock, short_id, status_word
+from ._errors import SoraError
+from ._job import SoraJob
+from ._params import DEFAULT_MODEL, DEFAULT_SIZE, MODELS
+from ._store import history, media_path
+from ._types import SIZES
+
 __all__ = ["main"]
 
 DESCRIPTION = """\
@@ -50,8 +59,6 @@ def _one_line_warnings(stream: TextIO) -> Any:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from ._params import DEFAULT_MODEL, DEFAULT_SIZE, MODELS, SIZES
-
     parser = argparse.ArgumentParser(prog="sora-nb", description=DESCRIPTION, epilog=EPILOG,
                                      formatter_class=_Help)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -102,6 +109,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the ``sora-nb`` command with ``argv`` (default: the process's); return the exit code."""
     args = _parser().parse_args(argv)
     warnings.showwarning = _one_line_warnings(sys.stderr)
     if args.command == "serve":
@@ -114,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from . import _config, local  # deferred: aiohttp and the render workers, for `serve` only
+    from . import local  # deferred: aiohttp and the render workers, for `serve` only
 
     key = os.environ.get("SORA_NB_LOCAL_API_KEY") or f"sora-local-{secrets.token_urlsafe(18)}"
     key_file = _config.cache_dir() / "serve.key"
@@ -142,9 +150,6 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from ._errors import SoraError
-    from ._job import SoraJob
-
     try:
         job = SoraJob(args.prompt, model=args.model, seconds=args.seconds, size=args.size,
                       enhance=not args.no_enhance)
@@ -163,9 +168,6 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _list() -> int:
-    from ._display import clock, short_id, status_word
-    from ._store import history
-
     entries = history()
     if not entries:
         print("no jobs yet: try  sora-nb generate \"A lighthouse at dawn\" --seconds 4")
@@ -182,9 +184,6 @@ def _list() -> int:
 def _resolve_id(text: str) -> str | None:
     """``text`` itself, or the one journaled id that starts with it; None (after saying
     why) when it starts several."""
-    from ._display import short_id
-    from ._store import history
-
     matches = [e.id for e in history(include_deleted=True) if e.id.startswith(text)]
     if len(matches) > 1 and text not in matches:
         shown = "  ".join(short_id(m) for m in matches[:4]) + ("  …" if len(matches) > 4 else "")
@@ -195,12 +194,6 @@ def _resolve_id(text: str) -> str | None:
 
 
 def _status(video_id: str) -> int:
-    from ._config import resolve_backend
-    from ._display import status_word
-    from ._errors import SoraError
-    from ._job import SoraJob
-    from ._store import media_path
-
     resolved = _resolve_id(video_id)
     if resolved is None:
         return 1

@@ -1,4 +1,5 @@
-"""The seed's functional API and its async twins, against the real embedded backend."""
+"""The functional API of the original TypeScript module and its async twins, against the
+real embedded backend."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sora_nb.local import MODERATION_MARKER, LocalServer
 pytestmark = pytest.mark.usefixtures("local")
 
 
+@pytest.mark.slow
 def test_generate_status_download(local: LocalServer, tmp_path) -> None:  # type: ignore[no-untyped-def]
     video_id = snb.generate_video_with_sora("A teapot spinning slowly", duration=4)
     assert video_id.startswith("video_")
@@ -34,7 +36,7 @@ def test_generate_status_download(local: LocalServer, tmp_path) -> None:  # type
     assert snb.download_sora_video_content(video_id, "spritesheet")[:2] == b"\xff\xd8"
 
 
-def test_duration_is_rounded_like_the_seed(local: LocalServer) -> None:
+def test_duration_is_rounded_like_the_original_module(local: LocalServer) -> None:
     with pytest.warns(snb.SoraDurationWarning):
         video_id = snb.generate_video_with_sora("A metronome", duration=10)
     assert snb.SoraJob.attach(video_id).seconds == 12
@@ -48,6 +50,7 @@ def test_download_of_unfinished_or_failed_jobs_says_why(local: LocalServer) -> N
         snb.download_sora_video_content(failed)
 
 
+@pytest.mark.slow
 def test_generate_and_download_blocks_and_returns_mp4_bytes(local: LocalServer, tmp_path) -> None:  # type: ignore[no-untyped-def]
     data = snb.generate_and_download_sora_video("Binary search on a sorted array", duration=4)
     path = tmp_path / "g.mp4"
@@ -56,6 +59,7 @@ def test_generate_and_download_blocks_and_returns_mp4_bytes(local: LocalServer, 
     assert (info.width, info.height) == (1280, 720) and info.has_audio
 
 
+@pytest.mark.slow
 def test_async_twins(local: LocalServer) -> None:
     async def main() -> tuple[str, dict, bytes, bytes, list[dict]]:  # type: ignore[type-arg]
         video_id = await snb.async_generate_video_with_sora("An async aquarium", duration=4)

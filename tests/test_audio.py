@@ -20,6 +20,8 @@ from sora_nb._audio import MergedVideo, merge_audio
 from sora_nb._errors import SoraAudioError, SoraMediaError, SoraParameterError
 from sora_nb._ffmpeg import ffmpeg_exe, probe, run_ffmpeg
 
+pytestmark = pytest.mark.slow
+
 SR = 44100  # narration sample rate
 OUT_SR = 48000  # rate the outputs are decoded at for measuring
 NARRATION_HZ = 1000.0

@@ -7,8 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from sora_nb._ffmpeg import probe
 from sora_nb.local import LocalServer
+
+pytestmark = pytest.mark.slow
 
 
 def _run(args: list[str], server: LocalServer, cache: Path) -> subprocess.CompletedProcess[str]:

@@ -82,6 +82,7 @@ def test_grid_spans_fill_rows_evenly() -> None:
         assert row == 0, n
 
 
+@pytest.mark.slow
 def test_compare_runs_jobs_side_by_side(local: LocalServer, tmp_path: Path,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
@@ -114,6 +115,7 @@ def test_compare_runs_jobs_side_by_side(local: LocalServer, tmp_path: Path,
     assert set(bundle) == {"text/plain", "text/html"}  # final: no widget view
 
 
+@pytest.mark.slow
 def test_compare_wait_raises_the_first_failure_after_all_finish(local: LocalServer) -> None:
     grid = compare([f"A fox in snow {MODERATION_MARKER}", "A fox in snow <em>"],
                    seconds=4, cache=False)
@@ -130,6 +132,7 @@ def test_compare_rejects_bad_input(local: LocalServer) -> None:
         compare(["A cat"], seconds=-3)
 
 
+@pytest.mark.slow
 def test_gallery_is_plain_html_that_plays_and_survives(
     local: LocalServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -175,6 +178,7 @@ def test_gallery_is_plain_html_that_plays_and_survives(
         gallery(limit=0)
 
 
+@pytest.mark.slow
 def test_gallery_also_lists_the_backends_own_jobs(fresh_server: LocalServer) -> None:
     import warnings
 

@@ -17,6 +17,7 @@ from sora_nb.local import MODERATION_MARKER, LocalServer
 pytestmark = pytest.mark.usefixtures("local")
 
 
+@pytest.mark.slow
 def test_job_returns_at_once_then_completes(local: LocalServer) -> None:
     creates = local.requests.count("POST", "/v1/videos")
     job = snb.SoraJob("A calico cat playing piano", seconds=4, cache=False)
@@ -33,12 +34,13 @@ def test_job_returns_at_once_then_completes(local: LocalServer) -> None:
     assert repr(job) == f"<SoraJob {job.id} completed 100%>"
 
 
-def test_defaults_follow_the_seed(local: LocalServer) -> None:
+def test_defaults_follow_the_original_module(local: LocalServer) -> None:
     job = snb.SoraJob("A lighthouse at dawn", cache=False)
     assert (job.model, job.size, job.seconds) == ("sora-2", "1280x720", 8)
     assert job.backend.label == "local"
 
 
+@pytest.mark.slow
 def test_download_gives_a_playable_mp4_of_the_request(local: LocalServer) -> None:
     job = snb.SoraJob("Waves on a pebble beach", seconds=4, size="720x1280", cache=False)
     path = job.download()
@@ -52,6 +54,7 @@ def test_download_gives_a_playable_mp4_of_the_request(local: LocalServer) -> Non
     assert local.requests.count("GET", "/v1/videos/{video_id}/content") == gets
 
 
+@pytest.mark.slow
 def test_download_to_a_path_and_every_variant(local: LocalServer, tmp_path: Path) -> None:
     job = snb.SoraJob("A paper boat on a stream", seconds=4, cache=False).wait()
     out = job.download("video", tmp_path / "clip.mp4")
@@ -79,6 +82,7 @@ def test_failed_job_raises_with_the_servers_reason(local: LocalServer) -> None:
         job.download()
 
 
+@pytest.mark.slow
 @pytest.mark.server(job_seconds=3.0)
 def test_timeout_then_wait_again(fresh_server: LocalServer) -> None:
     job = snb.SoraJob("A slow sunrise", seconds=4, cache=False)
@@ -88,6 +92,7 @@ def test_timeout_then_wait_again(fresh_server: LocalServer) -> None:
     assert job.wait().status == "completed"
 
 
+@pytest.mark.slow
 def test_observers_see_rising_progress_and_a_raising_callback_is_harmless(
     local: LocalServer,
 ) -> None:
@@ -119,6 +124,7 @@ def test_observers_see_rising_progress_and_a_raising_callback_is_harmless(
     assert len(seen) == count
 
 
+@pytest.mark.slow
 def test_updates_async_iterator_ends_when_the_job_finishes(local: LocalServer) -> None:
     async def consume() -> list[snb.JobSnapshot]:
         job = await snb.SoraJob.async_create("Autumn leaves falling", seconds=4, cache=False)
@@ -129,6 +135,7 @@ def test_updates_async_iterator_ends_when_the_job_finishes(local: LocalServer) -
     assert len({s.id for s in snaps}) == 1
 
 
+@pytest.mark.slow
 def test_await_job_and_wait_inside_a_running_loop(local: LocalServer) -> None:
     async def main() -> tuple[str, str]:
         job = await snb.SoraJob.async_create("A robot watering plants", seconds=4, cache=False)
@@ -141,6 +148,7 @@ def test_await_job_and_wait_inside_a_running_loop(local: LocalServer) -> None:
     assert asyncio.run(main()) == ("completed", "completed")
 
 
+@pytest.mark.slow
 def test_cache_hit_reuses_the_job_and_cache_false_makes_a_new_one(local: LocalServer) -> None:
     first = snb.SoraJob("A red kite over hills", seconds=4).wait()
     creates = local.requests.count("POST", "/v1/videos")
@@ -154,6 +162,7 @@ def test_cache_hit_reuses_the_job_and_cache_false_makes_a_new_one(local: LocalSe
     assert fresh.id != first.id and not fresh.from_cache
 
 
+@pytest.mark.slow
 def test_in_flight_jobs_are_reused_too(local: LocalServer) -> None:
     first = snb.SoraJob("Rain on a tin roof", seconds=4)
     second = snb.SoraJob("Rain on a tin roof", seconds=4)
@@ -169,6 +178,7 @@ def test_failed_jobs_are_not_reused_from_cache(local: LocalServer) -> None:
     assert snb.SoraJob(prompt, seconds=4).id != first.id
 
 
+@pytest.mark.slow
 def test_attach_follows_an_existing_job(local: LocalServer) -> None:
     job = snb.SoraJob("A fox in the snow", seconds=4, cache=False)
     assert snb.SoraJob.attach(job.id) is job  # the live object of this process
@@ -209,6 +219,7 @@ def test_cancel_stops_polling_and_resume_continues(fresh_server: LocalServer) ->
     assert job.resume().wait().status == "completed"
 
 
+@pytest.mark.slow
 def test_remix_extend_and_edit_derive_new_jobs(local: LocalServer) -> None:
     source = snb.SoraJob("A sailboat at noon", seconds=4, cache=False)
     remix = source.remix("The same sailboat at sunset")
@@ -224,6 +235,7 @@ def test_remix_extend_and_edit_derive_new_jobs(local: LocalServer) -> None:
     assert kinds[edited.id] == "edit"
 
 
+@pytest.mark.slow
 def test_delete_removes_the_job_and_its_cached_media(local: LocalServer, cache: Path) -> None:
     job = snb.SoraJob("A melting ice cube", seconds=4, cache=False)
     path = job.download()
@@ -276,6 +288,7 @@ def test_a_new_key_takes_effect_at_once(server: LocalServer, cache: Path) -> Non
         _config.reset_settings()
 
 
+@pytest.mark.slow
 def test_attach_of_a_stopped_live_job_follows_it_again(local: LocalServer) -> None:
     job = snb.SoraJob("Attach after cancel", seconds=4, cache=False)
     with pytest.warns(UserWarning):
@@ -285,6 +298,7 @@ def test_attach_of_a_stopped_live_job_follows_it_again(local: LocalServer) -> No
     assert again.wait().status == "completed"
 
 
+@pytest.mark.slow
 def test_elapsed_of_a_finished_cached_job_is_frozen(local: LocalServer) -> None:
     snb.SoraJob("Frozen clock", seconds=4).wait()
     cached = snb.SoraJob("Frozen clock", seconds=4)
@@ -295,6 +309,7 @@ def test_elapsed_of_a_finished_cached_job_is_frozen(local: LocalServer) -> None:
     assert cached.elapsed == max(0.0, float(video.completed_at) - float(video.created_at))
 
 
+@pytest.mark.slow
 def test_a_reference_image_must_match_the_size_or_be_fitted(
     local: LocalServer, tmp_path: Path
 ) -> None:

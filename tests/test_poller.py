@@ -56,6 +56,7 @@ class FakeTime:
         return PollPolicy(clock=self.clock, sleep=self.sleep, seed=1, **kwargs)  # type: ignore[arg-type]
 
 
+@pytest.mark.slow
 @pytest.mark.server(job_seconds=0.6, poll_after_ms=250)
 def test_poller_obeys_the_servers_poll_after_on_every_response(
     fresh_server: LocalServer,
@@ -72,6 +73,7 @@ def test_poller_obeys_the_servers_poll_after_on_every_response(
 
 @pytest.mark.server(job_seconds=0.6, faults=FaultConfig(rate_limit_rate=0.5, retry_after=3.0,
                                                          seed=5))
+@pytest.mark.slow
 def test_rate_limits_wait_retry_after_and_the_job_still_completes(
     fresh_server: LocalServer,
 ) -> None:
@@ -87,6 +89,7 @@ def test_rate_limits_wait_retry_after_and_the_job_still_completes(
 
 @pytest.mark.server(job_seconds=0.6, faults=FaultConfig(server_error_rate=0.3, drop_rate=0.2,
                                                          seed=11))
+@pytest.mark.slow
 def test_transient_faults_are_retried_and_every_job_completes(
     fresh_server: LocalServer,
 ) -> None:

@@ -1,9 +1,16 @@
-"""The public surface is exactly ``sora_nb.__all__``: complete, sorted, importable."""
+"""The public surface is exactly ``sora_nb.__all__``: complete, sorted, importable; and
+every private module declares the names other modules take from it (its ``__all__``)."""
 
 from __future__ import annotations
 
+import ast
+import importlib
+import importlib.util
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 import sora_nb as snb
 
@@ -21,6 +28,7 @@ def test_every_public_module_level_name_is_in_all() -> None:
     assert public - submodules <= set(snb.__all__)
 
 
+@pytest.mark.slow
 def test_importing_sora_nb_is_light_and_quiet() -> None:
     code = (
         "import sys, warnings; warnings.simplefilter('default')\n"
@@ -43,6 +51,7 @@ def test_errors_form_one_hierarchy() -> None:
     assert issubclass(snb.SoraTimeout, TimeoutError)
 
 
+@pytest.mark.slow
 def test_a_whole_job_in_a_plain_process_shows_no_sdk_deprecation_warning(
     server: object, tmp_path: object
 ) -> None:
@@ -63,3 +72,49 @@ def test_a_whole_job_in_a_plain_process_shows_no_sdk_deprecation_warning(
                          check=True)
     warnings = [line for line in out.stderr.splitlines() if "DeprecationWarning" in line]
     assert len(warnings) == 1 and "<string>" in warnings[0]  # only the user's own call
+
+
+def _private_modules() -> dict[str, Path]:
+    root = Path(snb.__file__).parent
+    return {
+        ".".join(("sora_nb", *path.relative_to(root).with_suffix("").parts)): path
+        for path in sorted(root.rglob("*.py")) if path.name != "__init__.py"
+    }
+
+
+#: ``sora_nb.local`` is being reshaped on another branch (server profiles and dialects):
+#: its modules' own ``__all__``s are checked once that lands; what it imports from the
+#: client's leaf modules is checked here already.
+LOCAL = "sora_nb.local."
+
+
+def test_every_module_declares_all_and_says_what_it_holds() -> None:
+    for name in _private_modules():
+        if name.startswith(LOCAL):
+            continue
+        module = importlib.import_module(name)
+        assert isinstance(getattr(module, "__all__", None), list), f"{name} has no __all__"
+        assert module.__doc__ and module.__doc__.strip(), f"{name} has no docstring"
+
+
+def test_names_imported_across_modules_are_in_the_source_modules_all() -> None:
+    """A name one sora_nb module imports from another is part of that module's declared
+    surface (``__all__``), not a private detail reached into."""
+    missing = []
+    for name, path in _private_modules().items():
+        package = name.rsplit(".", 1)[0]
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if not isinstance(node, ast.ImportFrom) or node.level == 0:
+                continue
+            base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+            source = f"{base}.{node.module}" if node.module else base
+            if name.startswith(LOCAL) and source.startswith(LOCAL):
+                continue
+            target = importlib.import_module(source)
+            exported = set(getattr(target, "__all__", []))
+            for alias in node.names:
+                is_module = importlib.util.find_spec(f"{source}.{alias.name}") is not None \
+                    if hasattr(target, "__path__") else False
+                if alias.name not in exported and not is_module:
+                    missing.append(f"{name} imports {alias.name} from {source}")
+    assert missing == []

@@ -18,6 +18,7 @@ from sora_nb.local import LocalServer
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_created_jobs_are_journaled_before_the_constructor_returns(
     local: LocalServer, cache: Path
 ) -> None:
@@ -33,6 +34,7 @@ def test_created_jobs_are_journaled_before_the_constructor_returns(
     assert entry.status == "completed" and entry.model == "sora-2" and entry.seconds == 4
 
 
+@pytest.mark.slow
 def test_history_survives_a_new_process(local: LocalServer, cache: Path) -> None:
     job = snb.SoraJob("Seen from another process", seconds=4, cache=False).wait()
     code = (
@@ -68,6 +70,7 @@ def test_media_paths_live_in_the_cache_dir(cache: Path) -> None:
         _store.media_path("video_1", "poster")  # type: ignore[arg-type]
 
 
+@pytest.mark.slow
 def test_a_plain_script_on_the_embedded_default_backend(tmp_path: Path) -> None:
     """The issue's "done when": in a plain python process (no main guard, no
     configuration) SoraJob returns, wait() completes, download() gives a playable MP4, and

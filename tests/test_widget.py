@@ -219,6 +219,7 @@ def final_of(card: JobCard) -> None:
     assert event.wait(60), card.last
 
 
+@pytest.mark.slow
 def test_lifecycle_fetching_then_static_with_player_and_poster(
     local: LocalServer, shell: InteractiveShell, notebook_dir: Path
 ) -> None:
@@ -249,6 +250,7 @@ def test_lifecycle_fetching_then_static_with_player_and_poster(
     assert set(styles) <= {"", "info", "success"}
 
 
+@pytest.mark.slow
 def test_failed_job_turns_the_card_red_at_once(local: LocalServer) -> None:
     job = snb.SoraJob(f"A scene {MODERATION_MARKER}", seconds=4, cache=False)
     card = JobCard(job, widgets=True)

@@ -24,6 +24,8 @@ from sora_nb.local._render_scene import Scene, timecode
 from sora_nb.local._render_yuv import Canvas, rgb_to_yuv, yuv_to_rgb
 from sora_nb.local.render import RenderResult, RenderSpec, render
 
+pytestmark = pytest.mark.slow
+
 FPS = 24
 CAT = "A calico cat playing a grand piano in a sunlit jazz club, slow dolly in"
 

@@ -25,6 +25,7 @@ UNRENDERED = f"{MODERATION_MARKER} "
 MakeClient = Callable[..., openai.OpenAI]
 
 
+@pytest.mark.slow
 def test_done_when_create_and_poll_then_download_gives_a_playable_mp4(
     client: openai.OpenAI, tmp_path: Path
 ) -> None:
@@ -145,6 +146,7 @@ def test_list_pages_in_both_orders_with_cursors(idle_server: LocalServer, sdk: M
     assert client.videos.list(limit=100).has_more is False
 
 
+@pytest.mark.slow
 def test_delete_removes_the_job_and_its_files(server: LocalServer, client: openai.OpenAI) -> None:
     video = client.videos.create_and_poll(prompt="A paper boat that will be deleted")
     renders = server.data_dir / "renders"
@@ -160,6 +162,7 @@ def test_delete_removes_the_job_and_its_files(server: LocalServer, client: opena
         client.videos.delete(video.id)
 
 
+@pytest.mark.slow
 def test_identical_requests_share_one_render(server: LocalServer, client: openai.OpenAI) -> None:
     first = client.videos.create_and_poll(prompt="A twin render")
     renders = sorted(p.name for p in (server.data_dir / "renders").iterdir())
@@ -181,6 +184,7 @@ def test_json_create_body(idle_server: LocalServer) -> None:
     assert body["status"] == "queued" and body["object"] == "video"
 
 
+@pytest.mark.slow
 def test_reference_image_upload_of_the_right_size(
     client: openai.OpenAI, png: Callable[..., bytes], tmp_path: Path
 ) -> None:

@@ -36,6 +36,7 @@ def jobs_on(server: LocalServer) -> int:
     return len(list((server.data_dir / "jobs").glob("*.json")))
 
 
+@pytest.mark.slow
 def test_seeded_fault_sequences_repeat() -> None:
     config = FaultConfig(rate_limit_rate=0.3, server_error_rate=0.3, drop_rate=0.2,
                          retry_after=0.01, seed=11)

@@ -18,7 +18,8 @@ import sora_nb.local
 from sora_nb._errors import SoraConfigError, SoraParameterError
 from sora_nb.local import MODERATION_MARKER, FaultConfig, LocalServer, start
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
 
 def test_public_names_are_exactly_these_and_sorted() -> None:

@@ -12,7 +12,8 @@ from openai.types import Video
 
 from sora_nb._ffmpeg import probe
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
 ONE_FRAME = 1 / 24 + 1e-6
 

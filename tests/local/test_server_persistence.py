@@ -12,7 +12,8 @@ import pytest
 from sora_nb._ffmpeg import probe
 from sora_nb.local import MODERATION_MARKER, start
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
 
 def client_of(server: object) -> openai.OpenAI:

@@ -108,3 +108,5 @@ def test_sanitize_maps_a_running_card_and_keeps_a_finished_one() -> None:
     assert sanitize(done) != sanitize(failed)
     assert sanitize("elapsed 4.2s · ETA 1m 07s") == sanitize("elapsed 12s") == "elapsed T"
     assert sanitize("http://127.0.0.1:41234/v1") == "http://127.0.0.1:PORT/v1"
+    card = '<progress></progress><img class="sora-nb-thumb" src="data:image/webp;base64,UklG" '
+    assert sanitize(card + 'alt="thumbnail of x">') == "<progress></progress>"
