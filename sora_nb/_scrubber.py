@@ -9,7 +9,7 @@ from typing import Any
 
 from ._errors import SoraParameterError
 
-__all__ = ["SpriteScrubber", "sprite_grid"]
+__all__ = ["SpriteScrubber", "sprite_grid", "sprite_html"]
 
 
 def sprite_grid(image: Any, aspect: float | None = None, max_tiles: int = 20
@@ -103,7 +103,7 @@ def sprite_html(src: str, cols: int, rows: int, *, aspect: float | None = None,
     the spritesheet at ``src`` shown one tile at a time; moving the pointer across the
     picture steps through the frames (``:has()``, CSS Selectors 4). Where ``<style>`` is
     stripped (an untrusted notebook) it shows the first frame."""
-    import html
+    import html  # deferred: only this function escapes
 
     for name, value in (("cols", cols), ("rows", rows)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
