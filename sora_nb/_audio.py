@@ -104,6 +104,8 @@ def merge_audio(
     out_path = _out_path(out)
     source = _video_path(video)
     spec = audio_source(audio)
+    # what the merged video says it holds: a file by its name, anything else as it reads
+    heard = Path(audio).name if isinstance(audio, str | Path) else spec.label
 
     cached: Path | None = None  # the cache entry: skipped for cache=False with an out
     if cache or out_path is None:
@@ -116,7 +118,7 @@ def merge_audio(
             if out_path is not None:
                 with atomic_path(out_path) as tmp:
                     shutil.copyfile(cached, tmp)
-            return MergedVideo(out_path or cached, hit[0], hit[1], fit, source, spec.label)
+            return MergedVideo(out_path or cached, hit[0], hit[1], fit, source, heard)
     else:
         target = out_path
 
@@ -140,7 +142,7 @@ def merge_audio(
         if out_path is not None:
             with atomic_path(out_path) as tmp:
                 shutil.copyfile(cached, tmp)
-    return MergedVideo(out_path or target, duration, done_mode, fit, source, spec.label)
+    return MergedVideo(out_path or target, duration, done_mode, fit, source, heard)
 
 
 # -- parameters -------------------------------------------------------------------------
