@@ -12,7 +12,7 @@ import numbers
 import shutil
 import tempfile
 import wave
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +46,9 @@ class MergedVideo:
     mode: str
     fit: str
     source: Path
-    audio: str = ""  # how the audio input reads (a file name, "numpy array", ...)
+    # how the audio input reads (a file name, "(samples, sample_rate)", ...): a label, not
+    # part of what the merge is (the same sound as bytes or as a file is the same merge)
+    audio: str = field(default="", compare=False)
 
     def label(self) -> str:
         """What was merged, in words: "soundtrack replaced by narration.wav (fit: loop) in

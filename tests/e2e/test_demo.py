@@ -58,7 +58,7 @@ def test_demo_writes_a_notebook_and_a_page_that_plays(
     pages = ["".join(d["text/html"]) for d in cards]
     # the quickstart calls job.show(): its player is the job's one, the card keeps the
     # poster (one player per job in view)
-    assert any('data-status="completed"' in p and 'src="sora_nb_media/' in p
+    assert any('data-status="completed"' in p and 'href="sora_nb_media/' in p
                and "played by job.show() below" in p for p in pages)
     assert any('data-status="failed"' in p and "moderation_blocked" in p for p in pages)
     assert not any('data-status="queued"' in p or 'data-status="in_progress"' in p
