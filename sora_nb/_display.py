@@ -87,7 +87,9 @@ STATUS_COLORS: dict[str, str] = {
     "cancelled": "#8250df",    # purple: stopped on purpose, not an error
     "expired": "#953800",      # rust: it was there, its files are gone
 }
-#: Statuses after which the server never changes the job again.
+#: Statuses after which the server never changes the job again. (``_types.TERMINAL`` on
+#: this branch knows only completed/failed; once server profiles land with cancelled and
+#: expired in ``TERMINAL``, this should simply be ``TERMINAL``.)
 FINAL_STATUSES = frozenset({"completed", "failed", "cancelled", "expired"})
 #: The colour of a job whose polling stopped here (cancelled, timed out, unreachable).
 STOPPED_COLOR = "#9a6700"
