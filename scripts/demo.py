@@ -7,7 +7,9 @@ extra), which a user of sora_nb does not."""
 from __future__ import annotations
 
 import argparse
+import html
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -17,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from sora_nb._display import FINAL_STATUSES, status_word
 from sora_nb._fs import atomic_write_text
 from sora_nb._show import MEDIA_DIR
 
@@ -27,6 +30,9 @@ NOTEBOOK = Path("notebooks") / "01_quickstart.ipynb"
 #: kernelspecs the user has installed elsewhere.
 KERNEL_NAME = "sora-nb-current-env"
 _WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+# The card's own markup (sora_nb._display.card_html): its status and the error code.
+_CARD_STATUS = re.compile(r'class="sora-nb-card" data-status="([a-z_]+)"')
+_CARD_ERROR = re.compile(r'class="sora-nb-error"[^>]*><b>([^<]*)</b>')
 
 
 def current_env_kernel() -> type[Any]:
@@ -67,6 +73,7 @@ class _Progress:
         self.label = ""
         self.started = time.monotonic()
         self.percent: int | None = None
+        self.outcome: str | None = None
         self._last = ""
 
     def cell(self, number: int, source: str) -> None:
@@ -75,6 +82,7 @@ class _Progress:
         self.label = first if len(first) <= 60 else first[:57] + "..."
         self.started = time.monotonic()
         self.percent = None
+        self.outcome = None
         self._draw(final=False)
 
     def done(self) -> None:
@@ -90,9 +98,22 @@ class _Progress:
             self.percent = int(state["value"])
             self._draw(final=False)
 
+    def display(self, msg: Mapping[str, Any]) -> None:
+        """A card shown or replaced: once final, its status words replace the bar (a
+        failed job reads "failed (moderation_blocked)", not a frozen percentage)."""
+        markup = msg.get("content", {}).get("data", {}).get("text/html", "")
+        status = _CARD_STATUS.search(markup) if isinstance(markup, str) else None
+        if status is None or status[1] not in FINAL_STATUSES:
+            return
+        code = _CARD_ERROR.search(markup)
+        self.outcome = status_word(status[1]) + (f" ({html.unescape(code[1])})" if code else "")
+        self._draw(final=False)
+
     def _draw(self, *, final: bool) -> None:
         head = f"[{self.index:2d}/{self.total}] {self.label}"
-        if self.percent is not None:
+        if self.outcome is not None:
+            head += f"  {self.outcome}"
+        elif self.percent is not None:
             filled = self.percent * 20 // 100
             head += f"  [{'#' * filled}{'-' * (20 - filled)}] {self.percent:3d}%"
         if final:
@@ -155,6 +176,12 @@ def execute_notebook(path: Path, cwd: Path, *, stream: IO[str] | None = None,
                         return
                 elif msg["msg_type"] in ("comm_open", "comm_msg"):
                     self.handle_comm_msg([], msg, cell_index)
+                elif msg["msg_type"] == "update_display_data":
+                    # A card turning static when its job is final (sent from the runtime
+                    # thread): nbclient applies it to every output with its display id.
+                    self.process_message(msg, cell, cell_index)
+                if msg["msg_type"] in ("display_data", "update_display_data"):
+                    progress.display(msg)
 
         def handle_comm_msg(self, outs: Any, msg: dict[str, Any], cell_index: int) -> None:
             super().handle_comm_msg(outs, msg, cell_index)
@@ -228,8 +255,13 @@ def main(argv: list[str] | None = None) -> int:
     ipynb, page = out / f"{stem}.ipynb", out / f"{stem}.html"
     atomic_write_text(ipynb, nbformat.writes(nb))  # type: ignore[no-untyped-call]  # untyped
     atomic_write_text(page, export_html(nb))
-    widgets = len(nb.metadata.get("widgets", {}).get(_WIDGET_STATE, {}).get("state", {}))
-    print(f"sora_nb demo: done ({widgets} widget models stored)", file=sys.stderr)
+    cards = sum(
+        1 for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+        if 'class="sora-nb-card"' in str(o.get("data", {}).get("text/html", ""))
+    )
+    videos = len(list((out / MEDIA_DIR).glob("*.mp4")))
+    print(f"sora_nb demo: done: {cards} job cards, {videos} videos in {out / MEDIA_DIR}",
+          file=sys.stderr)
     print(ipynb)
     print(page)
     for media in sorted((out / MEDIA_DIR).glob("*")):

@@ -127,7 +127,8 @@ __version__ = "0.1.0"
 
 # The job never imports a view: its display, show() and wait()'s terminal bar are these
 # hooks, wired here once (see ARCHITECTURE.md, "views").
-_views.register(mimebundle=_show.job_mimebundle, html=_show.job_card_html,
+_views.register(mimebundle=_show.job_mimebundle, display=_show.display_job,
+                html=_show.job_card_html,
                 show=_show.show_job, progress_bar=_textbar.terminal_progress)
 
 # Loaded on first use, so `import sora_nb` stays fast: the audio merge pulls in numpy and

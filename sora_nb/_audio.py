@@ -5,13 +5,14 @@ ffmpeg call muxes it with the video stream copied untouched; results are cached 
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import math
 import numbers
 import shutil
 import tempfile
 import wave
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,13 +47,27 @@ class MergedVideo:
     mode: str
     fit: str
     source: Path
+    # how the audio input reads (a file name, "(samples, sample_rate)", ...): a label, not
+    # part of what the merge is (the same sound as bytes or as a file is the same merge)
+    audio: str = field(default="", compare=False)
+
+    def label(self) -> str:
+        """What was merged, in words: "soundtrack replaced by narration.wav (fit: loop) in
+        video.mp4, 8.00 s"."""
+        done = "soundtrack replaced by" if self.mode == "replace" else "mixed in"
+        audio = self.audio or "new audio"
+        return (f"{done} {audio} (fit: {self.fit}) in {self.source.name}, "
+                f"{self.duration:.2f} s")
 
     def show(self, embed: bool = False, width: int | None = None) -> None:
         """Play the merged video in the current cell (``embed=True`` inlines the bytes)."""
         show_media(self.path, "video", embed=embed, width=width)
 
     def _repr_html_(self) -> str:
-        return media_html(self.path, "video")
+        # the player and, under it, what was merged (static: it outlives the kernel)
+        return (f'<div class="sora-nb-merged">{media_html(self.path, "video")}'
+                '<div style="font-size:12px;opacity:.75;font-family:system-ui,sans-serif">'
+                f"merged: {html.escape(self.label())}</div></div>")
 
     def read_bytes(self) -> bytes:
         """The merged MP4's bytes."""
@@ -92,6 +107,8 @@ def merge_audio(
     out_path = _out_path(out)
     source = _video_path(video)
     spec = audio_source(audio)
+    # what the merged video says it holds: a file by its name, anything else as it reads
+    heard = Path(audio).name if isinstance(audio, str | Path) else spec.label
 
     cached: Path | None = None  # the cache entry: skipped for cache=False with an out
     if cache or out_path is None:
@@ -104,7 +121,7 @@ def merge_audio(
             if out_path is not None:
                 with atomic_path(out_path) as tmp:
                     shutil.copyfile(cached, tmp)
-            return MergedVideo(out_path or cached, hit[0], hit[1], fit, source)
+            return MergedVideo(out_path or cached, hit[0], hit[1], fit, source, heard)
     else:
         target = out_path
 
@@ -128,7 +145,7 @@ def merge_audio(
         if out_path is not None:
             with atomic_path(out_path) as tmp:
                 shutil.copyfile(cached, tmp)
-    return MergedVideo(out_path or target, duration, done_mode, fit, source)
+    return MergedVideo(out_path or target, duration, done_mode, fit, source, heard)
 
 
 # -- parameters -------------------------------------------------------------------------

@@ -280,8 +280,8 @@ def embedded_server() -> SharedBackend:
             # In a notebook an informational line on stderr looks like an error (a red
             # box); in a terminal, stdout stays clean for piping paths.
             print(
-                "sora_nb: no API key configured, using the embedded local Sora backend "
-                "(synthetic videos, rendered on this machine)",
+                "sora_nb: no API key set; using the embedded local backend "
+                "(synthetic videos)",
                 file=sys.stdout if in_kernel() else sys.stderr,
             )
         return _embedded

@@ -1,34 +1,58 @@
-"""Many jobs at once: ``compare()`` (live cards side by side, the words that differ between
-prompts highlighted) and ``gallery()`` (past jobs as thumbnails that play on click)."""
+"""Many jobs at once: ``compare()`` (live cards side by side, each prompt once with the words
+that differ marked, then plain HTML with a player each) and ``gallery()`` (past jobs as
+plain HTML tiles whose players have the thumbnail as poster)."""
 
 from __future__ import annotations
 
 import asyncio
 import html
+import logging
 import re
+import threading
 import time
+import uuid
 from collections.abc import Sequence
 from difflib import SequenceMatcher
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._display import format_seconds
+from ._display import card_html, clock, format_seconds, short_id, status_color, status_word
 from ._errors import SoraJobFailed, SoraParameterError
 from ._history import backend_history
 from ._job import SoraJob
 from ._runtime import runtime
-from ._show import filter_bundle, inline_thumbnail, job_card_html
+from ._show import filter_bundle, poster_uri, publish_media
 from ._store import HistoryEntry, cached_media, history
 from ._types import Variant
-from ._widget import WIDGET_VIEW, card_for, widgets_available
+from ._widget import WIDGET_VIEW, JobCard, static_bundle, update_display, widgets_available
 
 if TYPE_CHECKING:
     import concurrent.futures
 
-__all__ = ["CompareGrid", "Gallery", "compare", "diff_words", "gallery"]
+__all__ = ["CompareGrid", "Gallery", "compare", "diff_words", "gallery", "grid_spans"]
 
+log = logging.getLogger("sora_nb")
 _MARK = "background:rgba(255,212,59,.55);color:inherit;border-radius:2px;padding:0 1px"
-_GRID = "display:grid;grid-template-columns:repeat(auto-fill,minmax({w}px,1fr));gap:10px"
+#: Both grids lay cells on 6 tracks: a cell spans 2 (three a row), 3 (two) or 6 (one), so
+#: 2 to 6 jobs fill their rows evenly (5 jobs: a row of three, then a row of two).
+_TRACKS = 6
+_TILE_MEDIA: tuple[Variant, ...] = ("thumbnail", "video")
+_GRID = (f"display:grid;grid-template-columns:repeat({_TRACKS},minmax(0,1fr));gap:10px;"
+         "align-items:start")
+
+
+def grid_spans(n: int, per_row: int = 3) -> list[int]:
+    """How many of the 6 tracks each of ``n`` cells spans: rows of ``per_row`` (2 or 3),
+    four cells as two rows of two, and a last row shared evenly by what is left."""
+    if n <= 0:
+        return []
+    if n == 4 and per_row == 3:
+        per_row = 2
+    full, rest = divmod(n, per_row)
+    spans = [_TRACKS // per_row] * (full * per_row)
+    if rest:
+        spans += [_TRACKS // rest if n <= 6 else _TRACKS // per_row] * rest
+    return spans
 
 
 def _key(word: str) -> str:
@@ -67,32 +91,20 @@ def diff_html(words: list[tuple[str, bool]]) -> str:
     )
 
 
-class _GridDisplay:
-    """What both grids show: the widget view where widgets render, plus an HTML snapshot
-    and the short repr."""
+class CompareGrid:
+    """Jobs side by side, each prompt once (in its card, the words that differ between
+    prompts marked). Live cards while any job runs; once every card is final, every
+    display of the grid becomes plain HTML with a player per completed job."""
 
-    widget: Any
-
-    def _repr_html_(self) -> str:
-        raise NotImplementedError
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        bundle: dict[str, Any] = {"text/plain": repr(self), "text/html": self._repr_html_()}
-        if widgets_available():
-            view = self.widget._repr_mimebundle_() or {}
-            if WIDGET_VIEW in view:
-                bundle[WIDGET_VIEW] = view[WIDGET_VIEW]
-        return filter_bundle(bundle, include, exclude)
-
-
-class CompareGrid(_GridDisplay):
-    """Jobs side by side, each a live card under its prompt with the differing words
-    highlighted. All are polled by the one runtime thread."""
-
-    def __init__(self, jobs: Sequence[SoraJob]) -> None:
+    def __init__(self, jobs: Sequence[SoraJob], *, widgets: bool | None = None) -> None:
         self.jobs: list[SoraJob] = list(jobs)
+        self._widgets = widgets_available() if widgets is None else widgets
         self.diffs = diff_words([job.original_prompt for job in self.jobs])
+        self._lock = threading.Lock()
+        self._cards: list[JobCard] | None = None
         self._widget: Any = None
+        self._display_ids: list[str] = []
+        self._static_shown = False
 
     def wait(self, timeout: float | None = None) -> CompareGrid:
         """Wait until every job has finished (``timeout`` is for all of them together);
@@ -117,28 +129,80 @@ class CompareGrid(_GridDisplay):
         return f"<CompareGrid {len(self.jobs)} jobs: {summary}>"
 
     @property
+    def cards(self) -> list[JobCard]:
+        """The grid's own cards (one per job, built on first use, media fetched)."""
+        with self._lock:
+            if self._cards is None:
+                self._cards = [JobCard(job, prompt_html=diff_html(words), width="none",
+                                       widgets=self._widgets)
+                               for job, words in zip(self.jobs, self.diffs, strict=True)]
+                for card in self._cards:
+                    card.on_final(self._card_final)
+            return self._cards
+
+    @property
     def widget(self) -> Any:
-        """The ipywidgets GridBox (built on first use)."""
+        """The live ipywidgets GridBox (built on first use)."""
         if self._widget is None:
             import ipywidgets as w  # deferred: heavy, and only a kernel renders widgets
 
-            cells = [
-                w.VBox([w.HTML(f'<div style="font-size:13px">{diff_html(words)}</div>'),
-                        card_for(job).widget])
-                for job, words in zip(self.jobs, self.diffs, strict=True)
-            ]
+            cells = []
+            for card, span in zip(self.cards, grid_spans(len(self.jobs)), strict=True):
+                card.widget.layout.grid_column = f"span {span}"
+                card.widget.layout.max_width = "none"
+                cells.append(card.widget)
             self._widget = w.GridBox(cells, layout=w.Layout(
-                grid_template_columns="repeat(auto-fill, minmax(340px, 1fr))", grid_gap="10px"
+                grid_template_columns=f"repeat({_TRACKS}, minmax(0, 1fr))", grid_gap="10px",
+                align_items="flex-start",
             ))
         return self._widget
 
+    @property
+    def final(self) -> bool:
+        return all(card.final for card in self.cards)
+
     def _repr_html_(self) -> str:
-        cells = "".join(
-            f'<div><div style="font-size:13px;margin-bottom:4px">{diff_html(words)}</div>'
-            f"{job_card_html(job)}</div>"
-            for job, words in zip(self.jobs, self.diffs, strict=True)
-        )
-        return f'<div class="sora-nb-compare" style="{_GRID.format(w=340)}">{cells}</div>'
+        cards = self.cards
+        spans = grid_spans(len(cards))
+        cells = []
+        for card, span in zip(cards, spans, strict=True):
+            snap = card.last or card._snapshot()
+            fetching = card._fetching if snap.status == "completed" else None
+            html_card = card_html(snap, card._media, fetching=fetching,
+                                  prompt_html=card._prompt_html, compact=True, width="none")
+            cells.append(f'<div style="grid-column:span {span};min-width:0">{html_card}</div>')
+        return f'<div class="sora-nb-compare" style="{_GRID}">{"".join(cells)}</div>'
+
+    def bundle(self) -> dict[str, Any]:
+        bundle = static_bundle(self._repr_html_(), repr(self))
+        if not self.final and self._widgets:
+            view = self.widget._repr_mimebundle_() or {}
+            if WIDGET_VIEW in view:
+                bundle[WIDGET_VIEW] = view[WIDGET_VIEW]
+        return bundle
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        return filter_bundle(self.bundle(), include, exclude)
+
+    def _ipython_display_(self) -> None:
+        from ._show import ipy_display  # deferred: IPython only to display
+
+        display_id = uuid.uuid4().hex
+        with self._lock:
+            self._display_ids.append(display_id)
+        ipy_display(self.bundle(), raw=True, display_id=display_id)
+        self._card_final(None)  # in case every card turned final meanwhile
+
+    def _card_final(self, _card: JobCard | None) -> None:
+        if self._cards is None or not self.final:
+            return
+        with self._lock:
+            ids = list(self._display_ids)
+        if not ids:
+            return
+        bundle = static_bundle(self._repr_html_(), repr(self))
+        for display_id in ids:
+            update_display(bundle, display_id)
 
 
 def compare(prompts_or_jobs: Sequence[str | SoraJob], **params: Any) -> CompareGrid:
@@ -174,17 +238,19 @@ def compare(prompts_or_jobs: Sequence[str | SoraJob], **params: Any) -> CompareG
 # -- gallery --------------------------------------------------------------------------
 
 
-class Gallery(_GridDisplay):
-    """Past jobs as tiles: thumbnail, status, prompt, model, duration. A tile's Play button
-    swaps a video player in. Thumbnails come from the download cache, else are fetched in
-    the background (jobs of the current backend only)."""
+class Gallery:
+    """Past jobs as tiles: a player with the thumbnail as poster (the browser's own controls
+    play, pause and enlarge it), status, model, length, age, the prompt on one line (all of
+    it on hover) and a short id; failed tiles show their error code. Plain HTML, no widgets:
+    it survives the kernel as it is. Missing thumbnails and videos are fetched in the
+    background and the display is updated once they are all there."""
 
     def __init__(self, entries: Sequence[HistoryEntry], note: str | None = None) -> None:
         self.entries: list[HistoryEntry] = list(entries)
-        #: One quiet line above the tiles, e.g. that the backend has no list of its own.
+        #: One quiet line when the backend's list was not used (e.g. a gateway has none).
         self.note = note
-        self._widget: Any = None
-        self._tiles: dict[str, Any] = {}
+        self._display_ids: list[str] = []
+        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"<Gallery {len(self.entries)} jobs>"
@@ -192,88 +258,98 @@ class Gallery(_GridDisplay):
     def __len__(self) -> int:
         return len(self.entries)
 
-    def _info_html(self, entry: HistoryEntry) -> str:
-        prompt = entry.original_prompt or entry.prompt
-        if len(prompt) > 140:
-            prompt = prompt[:137] + "..."
-        color = {"completed": "#1a7f37", "failed": "#cf222e", "cancelled": "#424a53",
-                 "expired": "#bf8700"}.get(entry.status, "#0969da")
+    def missing(self) -> list[tuple[str, Variant]]:
+        """``(video_id, variant)`` of every completed tile's media not cached yet."""
+        return [(e.id, variant) for e in self.entries if e.status == "completed"
+                for variant in _TILE_MEDIA if cached_media(e.id, variant) is None]
+
+    def _tile(self, entry: HistoryEntry, span: int) -> str:
+        color = status_color(entry.status)
+        prompt = " ".join((entry.original_prompt or entry.prompt).split())
         age = format_seconds(max(0.0, time.time() - entry.created_at))
+        thumb, video = cached_media(entry.id, "thumbnail"), cached_media(entry.id, "video")
+        box = ("display:flex;align-items:center;justify-content:center;aspect-ratio:16/9;"
+               "width:100%;border-radius:6px 6px 0 0;font-size:12px;")
+        if entry.status == "completed" and video is not None:
+            still = poster_uri(thumb, 360) if thumb else None
+            poster = f' poster="{html.escape(still, quote=True)}"' if still else ""
+            media = (f'<video controls preload="none" src="{_q(publish_media(video))}"{poster}'
+                     f' style="display:block;width:100%;aspect-ratio:16/9;background:#000;'
+                     f'border-radius:6px 6px 0 0"></video>')
+        elif entry.status == "completed" and thumb is not None:
+            media = (f'<img src="{_q(publish_media(thumb))}" alt="thumbnail" '
+                     f'style="display:block;width:100%;border-radius:6px 6px 0 0">')
+        elif entry.status == "failed":
+            code = entry.error_code or "failed"
+            media = (f'<div class="sora-nb-tile-error" style="{box}color:{color};'
+                     f'background:rgba(207,34,46,.08);font-weight:600" '
+                     f'title="{html.escape(entry.error_message or "", quote=True)}">'
+                     f"{html.escape(code)}</div>")
+        else:
+            media = (f'<div style="{box}background:rgba(127,127,127,.12);opacity:.7">'
+                     f"{html.escape(status_word(entry.status))}</div>")
+        status = (f'<b style="color:{color}">{html.escape(status_word(entry.status))}</b>'
+                  f' <span style="opacity:.7">· {html.escape(age)} ago</span>')
+        facts = " · ".join([html.escape(entry.model), f"{int(entry.seconds)} s",
+                            html.escape(clock(entry.created_at))])
+        one_line = "white-space:nowrap;overflow:hidden;text-overflow:ellipsis"
         return (
-            f'<div style="font-size:12px;line-height:1.4"><b style="color:{color}">'
-            f"{html.escape(entry.status)}</b> · {html.escape(entry.model)} · "
-            f"{html.escape(entry.size)} · {int(entry.seconds)}s · {html.escape(age)} ago<br>"
-            f"<span>{html.escape(prompt)}</span><br>"
-            f'<code style="font-size:10px;opacity:.7">{html.escape(entry.id)}</code></div>'
+            f'<div class="sora-nb-tile" data-status="{html.escape(entry.status)}" '
+            f'style="grid-column:span {span};min-width:0;border:1px solid rgba(127,127,127,.3);'
+            f'border-top:3px solid {color};border-radius:8px;overflow:hidden;'
+            f'font-family:system-ui,-apple-system,sans-serif">{media}'
+            f'<div style="padding:6px 8px;font-size:12px;line-height:1.5">'
+            f'<div style="{one_line}">{status}</div>'
+            f'<div class="sora-nb-tile-prompt" title="{html.escape(prompt, quote=True)}" '
+            f'style="{one_line};font-size:13px">{html.escape(prompt)}</div>'
+            f'<div style="{one_line};opacity:.7"><code title="{html.escape(entry.id, quote=True)}"'
+            f' style="font-size:11px;user-select:all">{html.escape(short_id(entry.id))}</code>'
+            f" · {facts}</div></div></div>"
         )
 
-    @property
-    def widget(self) -> Any:
-        """The ipywidgets GridBox of tiles (built on first use; thumbnails load async)."""
-        if self._widget is None:
-            import ipywidgets as w  # deferred: heavy, and only a kernel renders widgets
-
-            tiles = [self._tile(entry) for entry in self.entries]
-            self._widget = w.GridBox(tiles, layout=w.Layout(
-                grid_template_columns="repeat(auto-fill, minmax(220px, 1fr))", grid_gap="10px"
-            ))
-            if self.note:
-                self._widget = w.VBox([w.HTML(self._note_html()), self._widget])
-        return self._widget
-
-    def _tile(self, entry: HistoryEntry) -> Any:
-        import ipywidgets as w  # deferred: heavy, and only a kernel renders widgets
-
-        media = w.Box([w.HTML('<div style="height:90px;opacity:.5;font-size:12px">'
-                              "no thumbnail</div>")])
-        play = w.Button(description="Play", icon="play", disabled=entry.status != "completed",
-                        layout=w.Layout(width="auto"))
-        tile = w.VBox([media, w.HTML(self._info_html(entry)), play],
-                      layout=w.Layout(border="1px solid rgba(127,127,127,.35)", padding="6px"))
-        self._tiles[entry.id] = tile
-        play.on_click(lambda _b: self.play(entry.id))
-        if entry.status == "completed":
-            self._load(entry.id, "thumbnail", media)
-        return tile
-
-    def _load(self, video_id: str, variant: Variant, media: Any) -> None:
-        cached = cached_media(video_id, variant)
-        if cached is not None:
-            _set_media(media, cached, variant)
-            return
-        future = runtime.submit(_fetch(video_id, variant))
-
-        def done(f: concurrent.futures.Future[Path]) -> None:
-            try:
-                _set_media(media, f.result(), variant)
-            except Exception as exc:
-                import ipywidgets as w  # deferred: heavy, and only a kernel renders widgets
-
-                media.children = (w.HTML(f'<div style="font-size:11px;color:#cf222e">'
-                                         f"{html.escape(str(exc))}</div>"),)
-
-        future.add_done_callback(done)
-
-    def play(self, video_id: str) -> None:
-        """Swap the tile's thumbnail for a video player (the Play button)."""
-        tile = self._tiles.get(video_id)
-        if tile is None:
-            raise SoraParameterError("video_id", video_id, "the id of a job in this gallery")
-        self._load(video_id, "video", tile.children[0])
-
     def _repr_html_(self) -> str:
-        tiles = []
-        for entry in self.entries:
-            thumb = inline_thumbnail(entry.id)
-            img = "" if thumb is None else (
-                f'<img src="{html.escape(thumb)}" alt="thumbnail" style="max-width:100%">'
-            )
-            tiles.append(
-                '<div style="border:1px solid rgba(127,127,127,.35);padding:6px">'
-                f"{img}{self._info_html(entry)}</div>"
-            )
-        return (self._note_html() + f'<div class="sora-nb-gallery" style="{_GRID.format(w=220)}">'
-                + "".join(tiles) + "</div>")
+        # Two tiles a row for one or two jobs, three for more (a tile spans 2 of 6 tracks)
+        n = len(self.entries)
+        spans = grid_spans(n, per_row=3) if n > 2 else [2] * n
+        tiles = "".join(self._tile(e, span) for e, span in zip(self.entries, spans, strict=True))
+        return self._note_html() + f'<div class="sora-nb-gallery" style="{_GRID}">{tiles}</div>'
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        return filter_bundle(static_bundle(self._repr_html_(), repr(self)), include, exclude)
+
+    def _ipython_display_(self) -> None:
+        from ._show import ipy_display  # deferred: IPython only to display
+
+        display_id = uuid.uuid4().hex
+        ipy_display(static_bundle(self._repr_html_(), repr(self)), raw=True,
+                    display_id=display_id)
+        missing = self.missing()
+        if missing:
+            self.fetch(missing).add_done_callback(lambda _f: self._refresh(display_id))
+
+    def fetch(self, items: Sequence[tuple[str, Variant]] | None = None
+              ) -> concurrent.futures.Future[None]:
+        """Download every missing thumbnail and video (four at a time) in the background;
+        a failed download leaves its tile as it is."""
+        todo = list(self.missing() if items is None else items)
+
+        async def run() -> None:
+            gate = asyncio.Semaphore(4)
+
+            async def one(video_id: str, variant: Variant) -> None:
+                async with gate:
+                    try:
+                        await _fetch(video_id, variant)
+                    except Exception as exc:
+                        log.info("sora_nb gallery: %s of %s not fetched (%s)", variant,
+                                 video_id, exc)
+
+            await asyncio.gather(*(one(v, k) for v, k in todo))
+
+        return runtime.submit(run())
+
+    def _refresh(self, display_id: str) -> None:
+        update_display(static_bundle(self._repr_html_(), repr(self)), display_id)
 
     def _note_html(self) -> str:
         if not self.note:
@@ -282,16 +358,10 @@ class Gallery(_GridDisplay):
                 f"{html.escape(self.note)}</div>")
 
 
-def _set_media(media: Any, path: Path, variant: str) -> None:
-    import ipywidgets as w  # deferred: heavy, and only a kernel renders widgets
+def _q(rel: str) -> str:
+    from urllib.parse import quote  # deferred: only media links need it
 
-    if variant == "video":
-        child = w.Video(value=path.read_bytes(), format="mp4", controls=True, autoplay=True,
-                        loop=False, layout=w.Layout(max_width="100%", width="auto"))
-    else:
-        child = w.Image(value=path.read_bytes(), format=path.suffix.lstrip(".") or "webp",
-                        layout=w.Layout(max_width="100%", width="auto"))
-    media.children = (child,)
+    return html.escape(quote(rel), quote=True)
 
 
 async def _fetch(video_id: str, variant: Variant) -> Path:

@@ -221,7 +221,9 @@ class SoraJob(JobState):
         limit = _check_timeout(timeout)
         if progress is not None and not isinstance(progress, bool):
             raise SoraParameterError("progress", progress, "None (automatic), True or False")
-        bar = views.progress_bar(progress) if views.progress_bar is not None else None
+        # no bar for a job already settled (download() waits too: one bar per job)
+        bar = (views.progress_bar(progress) if views.progress_bar is not None
+               and not self._settled.is_set() else None)
         unsubscribe = self.on_progress(bar) if bar is not None else None
         started = time.monotonic()
         try:
@@ -409,6 +411,16 @@ class SoraJob(JobState):
         if views.show is None:
             raise SoraError("no notebook view is registered (import sora_nb first)")
         views.show(self, variant, embed, width)
+
+    def _ipython_display_(self) -> None:
+        # A display with an id (not a plain mimebundle), so that the card can replace
+        # itself by static HTML once the job is final.
+        if views.display is None:
+            from IPython.display import display  # deferred: only ever called by IPython
+
+            display(self._repr_mimebundle_(), raw=True)  # type: ignore[no-untyped-call]
+            return
+        views.display(self)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         if views.mimebundle is None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from ._errors import SoraParameterError
 
-__all__ = ["SpriteScrubber", "sprite_grid"]
+__all__ = ["SpriteScrubber", "sprite_grid", "sprite_html"]
 
 
 def sprite_grid(image: Any, aspect: float | None = None, max_tiles: int = 20
@@ -95,3 +95,45 @@ class SpriteScrubber:
         if bundle is not None:  # not the VBox's dump of its children's JPEG bytes
             bundle["text/plain"] = repr(self)
         return bundle
+
+
+def sprite_html(src: str, cols: int, rows: int, *, aspect: float | None = None,
+                uid: str = "", width: int | None = None) -> str:
+    """A scrubber in plain HTML and CSS (no widget, no script, so it outlives the kernel):
+    the spritesheet at ``src`` shown one tile at a time; moving the pointer across the
+    picture steps through the frames (``:has()``, CSS Selectors 4). Where ``<style>`` is
+    stripped (an untrusted notebook) it shows the first frame."""
+    import html  # deferred: only this function escapes
+
+    for name, value in (("cols", cols), ("rows", rows)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise SoraParameterError(name, value, "a positive number of tiles")
+    n = cols * rows
+    cls = f"sora-nb-sprite-{uid or 'x'}"
+    ratio = f"{aspect:.4f}" if aspect else "16/9"
+    max_width = f"{width}px" if width else "640px"
+
+    def pos(i: int) -> str:
+        c, r = i % cols, i // cols
+        x = 0 if cols == 1 else c * 100 / (cols - 1)
+        y = 0 if rows == 1 else r * 100 / (rows - 1)
+        return f"{x:.3f}% {y:.3f}%"
+
+    rules = [
+        f".{cls}{{position:relative;width:100%;max-width:{max_width};aspect-ratio:{ratio};"
+        f"background-image:url('{html.escape(src, quote=True)}');"
+        f"background-size:{cols * 100}% {rows * 100}%;background-position:0 0;"
+        "border-radius:6px;cursor:ew-resize}",
+        f".{cls}>i{{position:absolute;top:0;bottom:0;width:{100 / n:.4f}%}}",
+    ]
+    for i in range(n):
+        rules.append(f".{cls}>i:nth-child({i + 1}){{left:{i * 100 / n:.4f}%}}")
+        rules.append(f".{cls}:has(>i:nth-child({i + 1}):hover){{background-position:{pos(i)}}}")
+    slices = "<i></i>" * n
+    return (
+        f"<style>{''.join(rules)}</style>"
+        f'<div class="sora-nb-sprite" style="font-family:system-ui,sans-serif">'
+        f'<div class="{cls}" role="img" aria-label="spritesheet, {n} frames">{slices}</div>'
+        f'<div style="font-size:12px;opacity:.7">{n} frames: move the pointer across the '
+        "picture to scrub</div></div>"
+    )

@@ -9,20 +9,19 @@ import hashlib
 import os
 import re
 import shutil
-import threading
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from ._display import MediaKind, check_kind, check_width, data_uri, job_html, media_tag
-from ._errors import SoraMediaError, SoraParameterError
+from ._display import CardMedia, MediaKind, card_html, check_kind, check_width, data_uri, media_tag
+from ._errors import SoraError, SoraMediaError, SoraParameterError
 from ._fs import atomic_path
 from ._ids import inside, path_segment
-from ._scrubber import SpriteScrubber
+from ._scrubber import sprite_grid, sprite_html
 from ._store import cached_media
 from ._types import VARIANTS, JobSnapshot, Variant, allowed
-from ._widget import WIDGET_VIEW, JobCard, card_for, widgets_available
+from ._widget import JobCard, card_for, shown_card, static_bundle
 
 if TYPE_CHECKING:
     from ._job import SoraJob
@@ -31,12 +30,14 @@ __all__ = [
     "EMBED_WARN_BYTES",
     "INLINE_THUMBNAIL_BYTES",
     "MEDIA_DIR",
+    "display_job",
     "filter_bundle",
     "inline_thumbnail",
     "ipy_display",
     "job_card_html",
     "job_mimebundle",
     "media_html",
+    "poster_uri",
     "publish_media",
     "show_job",
     "show_media",
@@ -62,23 +63,51 @@ def inline_thumbnail(video_id: str) -> str | None:
     return data_uri(thumb.read_bytes(), thumb.suffix)
 
 
+def poster_uri(path: Path, width: int) -> str | None:
+    """A still as a JPEG data URI at most ``width`` pixels wide (a few kB), or None if it
+    cannot be read. Posters go inline because JupyterLab resolves a relative ``src`` or
+    ``href`` in an output against the notebook's folder, but not a ``poster``."""
+    import base64  # deferred: only posters need them
+    import io
+
+    try:
+        from PIL import Image  # deferred: Pillow only when a poster is made
+
+        with Image.open(path) as img:
+            rgb = img.convert("RGB")
+            rgb.thumbnail((width, width * 4))
+            buf = io.BytesIO()
+            rgb.save(buf, format="JPEG", quality=72, optimize=True)
+    except (OSError, ValueError):
+        return None
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
 def job_card_html(job: SoraJob, snap: JobSnapshot | None = None) -> str:
-    """The job's HTML card, with its thumbnail once completed and cached."""
+    """The job's HTML card (``_repr_html_``), with its poster once completed and cached."""
     snap = snap or job.snapshot()
     thumb = inline_thumbnail(job.id) if snap.status == "completed" else None
-    return job_html(snap, thumbnail_src=thumb)
+    return card_html(snap, CardMedia(poster=thumb) if thumb else None)
+
+
+def display_job(job: SoraJob) -> None:
+    """``display(job)``: in a kernel, the job's card with a display id (live, then static
+    once final); elsewhere the static HTML card and the repr."""
+    from ._config import in_kernel  # deferred: _config starts nothing, but keeps _show light
+
+    if in_kernel():
+        card_for(job).display()
+    else:
+        ipy_display(static_bundle(job_card_html(job), repr(job)), raw=True)
 
 
 def job_mimebundle(job: SoraJob, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-    """The job's display: the live widget view where widgets render, plus an escaped HTML
-    snapshot (shown by front ends without the widget manager, nbconvert, GitHub) and the
-    short repr. Outside a kernel, or without ipywidgets, HTML and text only."""
-    bundle: dict[str, Any] = {"text/plain": repr(job), "text/html": job_card_html(job)}
-    if widgets_available():
-        card = card_for(job)
-        view = card.widget._repr_mimebundle_() or {}
-        if WIDGET_VIEW in view:
-            bundle[WIDGET_VIEW] = view[WIDGET_VIEW]
+    """The job's bundle where display ids do not apply (a plain ``_repr_mimebundle_`` call):
+    in a kernel the card's current one, else the static HTML card and the repr."""
+    from ._config import in_kernel  # deferred: _config starts nothing, but keeps _show light
+
+    bundle = card_for(job).bundle() if in_kernel() else static_bundle(job_card_html(job),
+                                                                       repr(job))
     return filter_bundle(bundle, include, exclude)
 
 
@@ -92,68 +121,59 @@ def filter_bundle(bundle: dict[str, Any], include: Any, exclude: Any) -> dict[st
     return bundle
 
 
-def _wait_with_html_card(job: SoraJob, min_interval: float = 0.2) -> None:
-    """Without widgets: an HTML card displayed with a display_id and updated in place from
-    the calling thread (never from the runtime thread) until the job settles."""
-    changed = threading.Event()
-    settled = threading.Event()
-    latest: list[JobSnapshot] = [job.snapshot()]
-
-    def observe(snap: JobSnapshot) -> None:
-        latest[0] = snap
-        if snap.terminal or snap.poll_state != "active":
-            settled.set()
-        changed.set()
-
-    handle = ipy_display(
-        {"text/html": job_card_html(job, latest[0]), "text/plain": repr(job)}, raw=True,
-        display_id=True,
-    )
-    shown = latest[0]
-    unsubscribe = job.on_progress(observe)
-    try:
-        while True:
-            changed.wait()
-            changed.clear()
-            snap = latest[0]
-            if snap != shown and handle is not None:
-                handle.update({"text/html": job_card_html(job, snap), "text/plain": repr(job)},
-                              raw=True)
-                shown = snap
-            if snap.terminal or snap.poll_state != "active":
-                return
-            settled.wait(min_interval)  # at most one update per min_interval, but no delay
-            # for the final state: ``settled`` ends this pause at once
-    finally:
-        unsubscribe()
-
-
 def show_job(job: SoraJob, variant: Variant = "video", embed: bool = False,
              width: int | None = None) -> None:
-    """``job.show()``: if unfinished, display the live card and wait; then download the
-    variant (cached) and display it: the video as a ``<video>`` element, the thumbnail as
-    an image, the spritesheet as a frame scrubber (an image where widgets cannot render)."""
+    """``job.show()``: if unfinished, a card of its own while waiting (it turns static like
+    any card); then the variant (cached download): the video as a ``<video>`` element, the
+    thumbnail as an image, the spritesheet as a frame scrubber (an image where widgets
+    cannot render).
+
+    One player per job in view: when the job's card is displayed, ``show("video")``
+    takes the player over and the card keeps its poster ("played by job.show() below")."""
     if variant not in VARIANTS:
         raise SoraParameterError("variant", variant, allowed(VARIANTS))
     if not isinstance(embed, bool):
         raise SoraParameterError("embed", embed, "True or False")
     check_width(width)
-    from IPython import get_ipython  # deferred: IPython is imported only to display
+    from ._config import in_kernel  # deferred: _config starts nothing, but keeps _show light
 
-    widgets = widgets_available()
-    if not job.done:
-        if widgets:
-            ipy_display(JobCard(job, media=False))
-        elif get_ipython() is not None and getattr(get_ipython(), "kernel", None) is not None:
-            _wait_with_html_card(job)
+    if not job.done and in_kernel():
+        JobCard(job, fetch_media=False).display()
     job.wait()
     path = job.download(variant)
     if variant == "video":
-        show_media(path, "video", embed=embed, width=width)
-    elif variant == "thumbnail" or not widgets:
+        card = shown_card(job)
+        if card is not None:
+            card.give_player_away()
+        try:  # the thumbnail as poster: no empty black box before it plays
+            still: Path | None = job.download("thumbnail")
+        except SoraError:
+            still = None
+        show_media(path, "video", embed=embed, width=width, poster=still)
+    elif variant == "thumbnail":
         show_media(path, "image", embed=embed, width=width)
     else:
-        ipy_display(SpriteScrubber(path, aspect=_aspect(job.size), width=width))
+        show_spritesheet(path, aspect=_aspect(job.size), embed=embed, width=width)
+
+
+def show_spritesheet(path: Path, *, aspect: float | None = None, embed: bool = False,
+                     width: int | None = None) -> None:
+    """Display a spritesheet as a scrubber in plain HTML (it outlives the kernel); outside
+    IPython, print the file path."""
+    from IPython import get_ipython  # deferred: IPython is imported only to display
+
+    if get_ipython() is None:
+        print(f"spritesheet: {path}")
+        return
+    from PIL import Image  # deferred: Pillow only when a spritesheet is shown
+
+    with Image.open(path) as sheet:
+        cols, rows = sprite_grid(sheet, aspect)
+    src = _embedded(path) if embed else quote(publish_media(path))
+    uid = hashlib.sha1(src.encode()).hexdigest()[:8]
+    markup = sprite_html(src, cols, rows, aspect=aspect, uid=uid, width=width)
+    ipy_display({"text/html": markup, "text/plain": f"<spritesheet {path.name}: "
+                 f"{cols}x{rows} frames>"}, raw=True)
 
 
 def _aspect(size: str) -> float | None:
@@ -226,6 +246,7 @@ def media_html(
     *,
     embed: bool = False,
     width: int | None = None,
+    poster: str | Path | None = None,
 ) -> str:
     """``<video controls>`` (or ``<img>``) markup for a media file. By default the ``src``
     is a relative path under ./sora_nb_media/ (JupyterLab and Notebook 7 resolve relative
@@ -236,7 +257,10 @@ def media_html(
     width = check_width(width)
     p = _media_file(path)
     src = _embedded(p) if embed else quote(publish_media(p))
-    return media_tag(src, kind, p.name, width=width)
+    still = None
+    if poster is not None and kind == "video":
+        still = _embedded(_media_file(poster)) if embed else quote(publish_media(poster))
+    return media_tag(src, kind, p.name, width=width, poster=still)
 
 
 def show_media(
@@ -245,10 +269,11 @@ def show_media(
     *,
     embed: bool = False,
     width: int | None = None,
+    poster: str | Path | None = None,
 ) -> None:
     """Display ``media_html(path, kind, ...)`` in the current cell (the calling thread);
     outside IPython, print the file path instead."""
-    markup = media_html(path, kind, embed=embed, width=width)
+    markup = media_html(path, kind, embed=embed, width=width, poster=poster)
     from IPython import get_ipython  # deferred: IPython is imported only to display
 
     if get_ipython() is None:

@@ -21,7 +21,7 @@ class TextProgress:
     Safe to call from the runtime thread while ``close()`` comes from another: one lock
     guards every write. Identical lines are not rewritten."""
 
-    def __init__(self, stream: TextIO | None = None, *, width: int = 24) -> None:
+    def __init__(self, stream: TextIO | None = None, *, width: int = 20) -> None:
         if isinstance(width, bool) or not isinstance(width, int) or not 5 <= width <= 200:
             raise SoraParameterError("width", width, "an int from 5 to 200 (bar cells)")
         self._stream = stream if stream is not None else sys.stderr
@@ -32,23 +32,29 @@ class TextProgress:
         self._closed = False
 
     def render(self, snap: JobSnapshot) -> str:
-        """The line for ``snap`` (no ``\\r``), e.g. ``[#####-----]  42% in_progress 12s``."""
-        if snap.progress is None:  # the server reports no progress: no bar to fill
-            bar, percent = "~" * self._width, "  ?%"
-        else:
-            filled = max(0, min(self._width, round(snap.progress * self._width / 100)))
-            bar, percent = "#" * filled + "-" * (self._width - filled), f"{snap.progress:3d}%"
-        parts = [f"[{bar}] {percent} {snap.status}", format_seconds(snap.elapsed)]
-        if snap.eta is not None and not snap.terminal:
-            parts.append(f"ETA {format_seconds(snap.eta)}")
+        """The line for ``snap`` (no ``\\r``), at most 79 columns, e.g.
+        ``video_68d7512d [#####-----]  42% in progress 12s, about 17s left``."""
+        from ._display import FINAL_STATUSES, short_id, status_word
+
+        progress = snap.progress
+        full = snap.status in FINAL_STATUSES
+        shown = 100 if full else (progress or 0)
+        filled = max(0, min(self._width, round(shown * self._width / 100)))
+        bar = "#" * filled + "-" * (self._width - filled)
+        percent = "   " if progress is None and not full else f"{shown:3d}"
+        parts = [f"{short_id(snap.id)} [{bar}] {percent}% {status_word(snap.status)}",
+                 format_seconds(snap.elapsed)]
         if snap.from_cache:
-            parts.append("from cache")
+            parts[-1] = "from cache"
+        if (snap.eta is not None and snap.eta >= 1 and snap.status == "in_progress"
+                and progress is not None and snap.poll_state == "active"):
+            parts[-1] += f", about {format_seconds(snap.eta)} left"
         if snap.poll_state not in ("active", "done"):
-            parts.append(f"polling {snap.poll_state}")
-        if snap.error is not None:
-            parts.append(f"[{snap.error.code}] {snap.error.message}")
-        parts.append(snap.id)
-        return " ".join(parts).replace("\n", " ").replace("\r", " ")
+            parts.append(f"(polling {status_word(snap.poll_state)})")
+        if snap.error is not None:  # the code first: the message may not fit the line
+            parts[1:] = [f"({snap.error.code})", snap.error.message]
+        line = " ".join(parts).replace("\n", " ").replace("\r", " ")
+        return line if len(line) <= 79 else line[:78] + "…"
 
     def __call__(self, snap: JobSnapshot) -> None:
         line = self.render(snap)

@@ -35,6 +35,7 @@ class JobViews:
     ``progress=`` argument of ``wait()``: ``None`` means "if this is a terminal")."""
 
     mimebundle: Callable[[SoraJob, Any, Any], dict[str, Any]] | None = None
+    display: Callable[[SoraJob], None] | None = None
     html: Callable[[SoraJob], str] | None = None
     show: Callable[[SoraJob, Variant, bool, int | None], None] | None = None
     progress_bar: Callable[[bool | None], ProgressBar | None] | None = None
@@ -46,6 +47,7 @@ views = JobViews()
 def register(
     *,
     mimebundle: Callable[[SoraJob, Any, Any], dict[str, Any]] | None = None,
+    display: Callable[[SoraJob], None] | None = None,
     html: Callable[[SoraJob], str] | None = None,
     show: Callable[[SoraJob, Variant, bool, int | None], None] | None = None,
     progress_bar: Callable[[bool | None], ProgressBar | None] | None = None,
@@ -53,6 +55,8 @@ def register(
     """Install view hooks (each one given replaces the current one)."""
     if mimebundle is not None:
         views.mimebundle = mimebundle
+    if display is not None:
+        views.display = display
     if html is not None:
         views.html = html
     if show is not None:

@@ -1,20 +1,42 @@
-"""The live notebook card of a job: ``JobCard`` (ipywidgets bound to the job through a weak
-reference, throttled updates from the runtime thread) and its base ``CardView``."""
+"""A job's card in a notebook: live ipywidgets while the job runs, then, once it reaches a
+final state, a plain HTML bundle (status, prompt, poster and a playable ``<video>``
+linked from ./sora_nb_media/) that outlives the kernel.
+
+How it outlives the kernel: every display of a card has an IPython ``display_id``; when the
+job is final (and its media fetched) each display is replaced with ``update_display`` by a
+bundle with no widget view. A saved notebook, a kernel-less reopen, nbconvert's HTML and
+GitHub then show that bundle, never "Error displaying widget" (seen working in JupyterLab
+4.6 from the runtime thread: /work/shared/notes/browser-testing.md).
+
+Light on the wire: the live card is one HTML widget (head, prompt, status line), one
+progress bar and a Cancel button: 9 comms, a few kB of updates, and no media bytes (media
+are files the page loads by URL)."""
 
 from __future__ import annotations
 
-import contextlib
-import html
 import threading
 import time
+import uuid
 import warnings
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._config import in_kernel
-from ._display import INDETERMINATE_CSS, header_html, status_html
+from ._display import (
+    FINAL_STATUSES,
+    INDETERMINATE_CLASS,
+    LIVE_CLASS,
+    STOPPED_COLOR,
+    CardMedia,
+    card_html,
+    live_bar_text,
+    live_class,
+    live_head_html,
+    status_color,
+)
 from ._errors import SoraParameterError
 from ._runtime import runtime
 from ._types import JobSnapshot
@@ -25,80 +47,124 @@ if TYPE_CHECKING:
     from ._job import SoraJob
 
 __all__ = [
-    "BAR_STYLES",
-    "VIDEO_WIDGET_LIMIT",
     "WIDGET_VIEW",
-    "CardView",
     "JobCard",
     "card_for",
+    "shown_card",
+    "static_bundle",
+    "update_display",
     "widgets_available",
 ]
 
-#: ``IntProgress.bar_style`` for each status ('' is the neutral grey of a queued job).
-BAR_STYLES: dict[str, str] = {
-    "queued": "",
-    "in_progress": "info",
-    "completed": "success",
-    "failed": "danger",
-    "cancelled": "",  # neutral: stopped on the server, not an error of the render
-    "expired": "warning",  # amber, as on the HTML card
-}
-#: Videos above this size are not pushed through the comm: the card shows the thumbnail
-#: and says to use ``job.show()`` (which links the file instead of sending its bytes).
-VIDEO_WIDGET_LIMIT = 25 * 1024 * 1024
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+#: ``IntProgress.bar_style`` per status: keeps the page's CSS classes meaningful (tests and
+#: themes read them); the exact colour comes from ``style.bar_color`` (the card's palette).
+BAR_STYLES: dict[str, str] = {"in_progress": "info", "completed": "success",
+                              "failed": "danger"}
+#: A thumbnail shown inside a widget (a grid cell before the grid turns static) is sent
+#: through the comm as a small JPEG data URI: at most this wide.
+INLINE_POSTER_WIDTH = 360
+#: The poster of a card's player: a JPEG data URI this wide (JupyterLab resolves relative
+#: ``src`` and ``href`` in outputs but not ``poster``; a few kB in the notebook instead).
+CARD_POSTER_WIDTH = 640
 
 
 def widgets_available() -> bool:
     """True inside a Jupyter kernel with ipywidgets importable: the only place a widget
-    view can render. Elsewhere sora_nb falls back to HTML."""
+    view can render. Elsewhere sora_nb shows HTML only."""
     if not in_kernel():
         return False
     try:
-        import ipywidgets  # noqa: F401  # deferred: the check is whether it imports
+        import ipywidgets  # noqa: F401  # deferred: probing whether widgets can render
     except ImportError:
         return False
     return True
 
 
-class CardView:
-    """Widgets that show job snapshots: header, progress bar (its ``bar_style`` follows the
-    status), status line, a Cancel button and a media area. ``push(snap)`` may be called
-    from any thread; it only assigns traits, inside ``hold_sync``, at most once per
-    ``min_interval`` seconds, and always delivers the latest state: the terminal one at
-    once, any other by a trailing flush scheduled on the runtime loop."""
+def _settled(snap: JobSnapshot) -> bool:
+    return snap.status in FINAL_STATUSES or snap.poll_state != "active"
 
-    def __init__(self, *, min_interval: float = 0.2, clock: Callable[[], float] = time.monotonic
-                 ) -> None:
-        import ipywidgets as w  # deferred: heavy, and only a kernel renders widgets
 
+def static_bundle(html: str, text: str) -> dict[str, Any]:
+    """A bundle with no widget view: what a card, grid or gallery becomes once final."""
+    return {"text/html": html, "text/plain": text}
+
+
+class JobCard:
+    """The card of one job. ``push(snap)`` (any thread) updates it, throttled to one
+    update per ``min_interval`` seconds except for settled states, which go out at once.
+
+    It holds the job through a weak reference (the job holds the card through its
+    observer list). ``display()`` shows it with a new display id; every display turns
+    into the static bundle when the job is final. ``prompt_html`` replaces the prompt
+    (a compare grid passes the prompt with its differing words marked)."""
+
+    def __init__(self, job: SoraJob, *, widgets: bool | None = None, min_interval: float = 0.2,
+                 prompt_html: str | None = None, fetch_media: bool = True,
+                 width: str = "640px",
+                 clock: Callable[[], float] = time.monotonic) -> None:
         if not min_interval >= 0:
             raise SoraParameterError("min_interval", min_interval, "seconds >= 0")
-        self.header = w.HTML()
-        self.progress = w.IntProgress(
-            value=0, min=0, max=100, bar_style="", layout=w.Layout(flex="1 1 auto", width="auto")
-        )
-        self.cancel_button = w.Button(
-            description="Cancel", icon="stop", tooltip="stop polling this job",
-            layout=w.Layout(width="auto"),
-        )
-        self.status = w.HTML()
-        self.media = w.Box(layout=w.Layout(flex_flow="column"))
-        self.widget = w.VBox(
-            [self.header, w.HBox([self.progress, self.cancel_button]), self.status, self.media],
-            layout=w.Layout(
-                border="1px solid rgba(127,127,127,.35)", padding="4px 10px", max_width="680px"
-            ),
-        )
+        self._job: weakref.ref[SoraJob] = weakref.ref(job)
+        self._widgets = widgets_available() if widgets is None else widgets
         self._min_interval = min_interval
+        self._prompt_html = prompt_html
+        self._width = width
+        self._fetch_media = fetch_media
         self._clock = clock
         self._lock = threading.RLock()
         self._pending: JobSnapshot | None = None
         self._last_flush = float("-inf")
         self._scheduled = False
         self._closed = False
+        self._fetching: str | None = None
+        self._media: CardMedia | None = None
+        self._media_started = False
+        self._player = True
+        self._display_ids: list[str] = []
+        self._shown: dict[str, str] = {}  # display id -> "widget" or the HTML shown
+        self._media_paths: dict[str, Path] = {}
+        self._thumb_note: str | None = None
+        self._final_listeners: list[Callable[[JobCard], None]] = []
         self.last: JobSnapshot | None = None
+        self.final = False
         self.flushes = 0
+        self.widget: Any = None
+        if self._widgets:
+            self._build_widgets()
+        job.on_progress(self.push)
+
+    # -- widgets ------------------------------------------------------------------------
+
+    def _build_widgets(self) -> None:
+        import ipywidgets as w  # deferred: heavy, and only a kernel renders widgets
+
+        # One layout shared by the box, the HTML and the bar (each Layout is a comm).
+        shared = w.Layout(width="auto", max_width="640px")  # the static card's width
+        self.head = w.HTML(layout=shared)
+        self.progress = w.IntProgress(value=0, min=0, max=100, layout=shared,
+                                      style={"description_width": "initial"})
+        self.cancel_button = w.Button(
+            description="Cancel", icon="stop", tooltip="stop polling this job here",
+            layout=w.Layout(width="auto", align_self="flex-start"),
+        )
+        self.cancel_button.on_click(lambda _button: self.cancel())
+        self.widget = w.VBox([self.head, self.progress, self.cancel_button], layout=shared)
+        self.widget.add_class(LIVE_CLASS)
+
+    @property
+    def job(self) -> SoraJob | None:
+        return self._job()
+
+    def cancel(self) -> None:
+        """Stop polling the job (the Cancel button); the card says so."""
+        job = self._job()
+        if job is not None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                job.cancel()
+
+    # -- updates --------------------------------------------------------------------------
 
     def push(self, snap: JobSnapshot) -> None:
         """Show ``snap`` now, or soon if the last update was less than min_interval ago."""
@@ -107,7 +173,7 @@ class CardView:
                 return
             self._pending = snap
             wait = self._min_interval - (self._clock() - self._last_flush)
-            if wait <= 0 or snap.terminal or snap.poll_state != "active":
+            if wait <= 0 or _settled(snap):
                 self._flush_locked()
             elif not self._scheduled:
                 self._scheduled = True
@@ -126,134 +192,223 @@ class CardView:
             return
         self._last_flush = self._clock()
         self.flushes += 1
-        self.last = snap
-        with self._hold():
-            self.header.value = header_html(snap)
-            unknown = snap.progress is None and not snap.terminal
-            # no progress reported: a full bar with moving stripes (INDETERMINATE_CSS)
-            self.progress.value = 100 if unknown else max(0, min(100, int(snap.progress or 0)))
-            if unknown:
-                self.progress.add_class("sora-nb-indeterminate")
-            else:
-                self.progress.remove_class("sora-nb-indeterminate")
-            style = BAR_STYLES.get(snap.status, "")
-            if not snap.terminal and snap.poll_state != "active":
-                style = "warning"
-            self.progress.bar_style = style
-            self.status.value = (INDETERMINATE_CSS if unknown else "") + status_html(snap)
-            self.cancel_button.disabled = snap.terminal or snap.poll_state != "active"
-        self.on_flush(snap)
+        previous, self.last = self.last, snap
+        if snap.status == "completed" and self._fetch_media and not self._media_started:
+            self._media_started = True
+            self._fetching = "fetching the thumbnail…"
+            self._start_media()
+        self._render_locked(previous)
 
-    @contextlib.contextmanager
-    def _hold(self) -> Iterator[None]:
-        with contextlib.ExitStack() as stack:
-            for widget in (self.header, self.progress, self.status, self.cancel_button):
-                stack.enter_context(widget.hold_sync())
-            yield
-
-    def on_flush(self, snap: JobSnapshot) -> None:
-        """Hook for subclasses: called (under the lock) after ``snap`` was shown."""
-
-    def set_media(self, *children: Any) -> None:
-        """Replace what the media area shows (any thread)."""
-        self.media.children = tuple(children)
-
-
-class JobCard(CardView):
-    """The live card of one job. It holds the job only through a weak reference (the job
-    holds the card through its observer list), so a card never keeps a job alive. Once the
-    job completes it shows the thumbnail, then the video player in place (``media=True``)."""
-
-    def __init__(self, job: SoraJob, *, media: bool = True, min_interval: float = 0.2,
-                 video_limit: int = VIDEO_WIDGET_LIMIT) -> None:
-        super().__init__(min_interval=min_interval)
-        self._job: weakref.ref[SoraJob] = weakref.ref(job)
-        self._want_media = media
-        self._media_started = False
-        self._video_limit = video_limit
-        self.cancel_button.on_click(lambda _button: self.cancel())
-        # The unsubscribe function job.on_progress returns closes over the job: keeping it
-        # would make the card hold the job strongly. close() detaches by a flag instead.
-        job.on_progress(self.push)
-
-    @property
-    def job(self) -> SoraJob | None:
-        """The job this card shows, or ``None`` once it was garbage-collected."""
-        return self._job()
-
-    def cancel(self) -> None:
-        """Stop polling the job (the Cancel button). The card shows the note; the warning
-        ``job.cancel()`` gives is for code, not for a click."""
-        job = self._job()
-        if job is not None:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)
-                job.cancel()
-
-    def close(self) -> None:
-        """Stop following the job (later snapshots are ignored) and close the widgets."""
-        with self._lock:
-            self._closed = True
-        for child in (*self.media.children, self.header, self.progress, self.cancel_button,
-                      self.status, self.media, *self.widget.children, self.widget):
-            child.close()
-
-    def on_flush(self, snap: JobSnapshot) -> None:
-        """Once the job completed, fetch the thumbnail, then the video, into the card."""
-        if snap.status != "completed" or not self._want_media or self._media_started:
+    def _render_locked(self, previous: JobSnapshot | None = None) -> None:
+        snap = self.last
+        if snap is None:
             return
+        fetching = self._fetching if snap.status == "completed" else None
+        final = snap.status in FINAL_STATUSES and fetching is None
+        if self.widget is not None:
+            self._render_widgets(snap, fetching, final)
+        if final and not self.final:
+            self.final = True
+            listeners = list(self._final_listeners)
+        else:
+            listeners = []
+        self._publish_locked(snap, final)
+        for fn in listeners:
+            fn(self)
+
+    def _render_widgets(self, snap: JobSnapshot, fetching: str | None, final: bool) -> None:
+        if final:
+            # Inside a live grid: the whole card as HTML (a small poster, no player: the
+            # grid's static form, a moment later, has the players).
+            media = self._media
+            from ._show import poster_uri  # deferred: _show imports this module
+
+            thumb = self._media_paths.get("thumbnail")
+            poster = poster_uri(thumb, INLINE_POSTER_WIDTH) if media and thumb else None
+            inline = CardMedia(poster=poster, note=None) if poster else None
+            with self.head.hold_sync():
+                self.head.value = card_html(snap, inline, prompt_html=self._prompt_html,
+                                            footer=False, width=self._width)
+            self.widget.children = (self.head,)
+            return
+        value = None if snap.progress is None else max(0, min(100, int(snap.progress)))
+        stopped = snap.poll_state not in ("active", "done")
+        color = STOPPED_COLOR if stopped else status_color(snap.status)
+        with self.head.hold_sync(), self.progress.hold_sync():
+            self.head.value = live_head_html(snap, fetching, prompt_html=self._prompt_html)
+            self.progress.description = live_bar_text(snap, fetching)
+            self.progress.value = 100 if fetching or value is None else value
+            self.progress.bar_style = "warning" if stopped else BAR_STYLES.get(snap.status, "")
+            self.progress.style.bar_color = color
+            if value is None and not fetching:
+                self.progress.add_class(INDETERMINATE_CLASS)
+            else:
+                self.progress.remove_class(INDETERMINATE_CLASS)
+        frame = live_class(snap)
+        for cls in list(self.widget._dom_classes):
+            if cls.startswith(f"{LIVE_CLASS}-") and cls != frame:
+                self.widget.remove_class(cls)
+        self.widget.add_class(frame)
+        # Cancel only while it can do something
+        wanted = ((self.head, self.progress) if stopped or fetching
+                  else (self.head, self.progress, self.cancel_button))
+        if tuple(self.widget.children) != wanted:
+            self.widget.children = wanted
+
+    # -- media ----------------------------------------------------------------------------
+
+    def _start_media(self) -> None:
         job = self._job()
         if job is None:
+            self._fetching = None
             return
-        self._media_started = True
-        runtime.submit(job.async_download("thumbnail")).add_done_callback(self._thumbnail_ready)
+        runtime.submit(job.async_download("thumbnail")).add_done_callback(
+            self._thumbnail_ready)
 
     def _thumbnail_ready(self, future: concurrent.futures.Future[Path]) -> None:
-        import ipywidgets as w  # deferred: heavy, and only a kernel renders widgets
-
-        thumb: Any = None
+        note = None
         try:
-            path = future.result()
-            thumb = w.Image(value=path.read_bytes(), format=path.suffix.lstrip(".") or "webp",
-                            layout=w.Layout(max_width="100%", width="auto"))
-            self.set_media(thumb)
+            self._media_paths["thumbnail"] = future.result()
         except Exception as exc:  # a missing thumbnail must not hide the video
-            self.set_media(w.HTML(_note(f"no thumbnail: {exc}")))
+            note = f"no thumbnail: {exc}"
         job = self._job()
+        with self._lock:
+            self._fetching = "fetching the video…"
+            self._thumb_note = note
+            self._render_locked()
         if job is not None:
-            runtime.submit(job.async_download("video")).add_done_callback(
-                lambda f: self._video_ready(f, thumb)
-            )
+            runtime.submit(job.async_download("video")).add_done_callback(self._video_ready)
 
-    def _video_ready(self, future: concurrent.futures.Future[Path], thumb: Any) -> None:
-        import ipywidgets as w  # deferred: heavy, and only a kernel renders widgets
+    def _video_ready(self, future: concurrent.futures.Future[Path]) -> None:
+        from ._show import poster_uri, publish_media  # deferred: _show imports this module
 
+        note = self._thumb_note
+        video = poster = path = None
         try:
-            path = future.result()
-            size = path.stat().st_size
-            if size > self._video_limit:
-                hint = w.HTML(_note(
-                    f"video is {size / 1e6:.0f} MB, too large to send to the page: "
-                    "use job.show() to play it from the file"
-                ))
-                self.set_media(*(c for c in (thumb, hint) if c is not None))
-                return
-            video = w.Video(value=path.read_bytes(), format="mp4", controls=True,
-                            autoplay=False, loop=False,
-                            layout=w.Layout(max_width="100%", width="auto"))
-            self.set_media(video)
+            cached = future.result()
+            video = publish_media(cached)
+            path = video
         except Exception as exc:
-            note = w.HTML(_note(f"video download failed: {exc}", error=True))
-            self.set_media(*(c for c in (thumb, note) if c is not None))
+            note = f"video download failed: {exc}"
+        thumb = self._media_paths.get("thumbnail")
+        if thumb is not None:
+            poster = poster_uri(thumb, CARD_POSTER_WIDTH)
+        with self._lock:
+            self._media = CardMedia(video=_url(video), poster=poster, path=path,
+                                    note=note, player=self._player)
+            self._fetching = None
+            self._render_locked()
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
-        bundle: dict[str, Any] | None = self.widget._repr_mimebundle_(**kwargs)
-        return bundle
+    def give_player_away(self) -> None:
+        """``job.show()`` plays the video below: this card keeps the poster only, so one
+        job never shows two players."""
+        with self._lock:
+            self._player = False
+            if self._media is not None:
+                self._media = replace(self._media, player=False)
+            if self.last is not None:
+                self._publish_locked(self.last, self.final)
+
+    # -- displays -------------------------------------------------------------------------
+
+    def bundle(self) -> dict[str, Any]:
+        """What a display of this card shows now: the static bundle once settled, else the
+        widget view (with the HTML snapshot and the short repr beside it)."""
+        with self._lock:
+            snap = self.last or self._snapshot()
+            if self._is_static(snap):
+                return static_bundle(self._static_html(snap), self._text())
+            bundle = static_bundle(self._static_html(snap), self._text())
+            if self.widget is not None:
+                view = self.widget._repr_mimebundle_() or {}
+                if WIDGET_VIEW in view:
+                    bundle[WIDGET_VIEW] = view[WIDGET_VIEW]
+            return bundle
+
+    def _snapshot(self) -> JobSnapshot:
+        job = self._job()
+        if job is None:
+            raise RuntimeError("the job of this card is gone")
+        return job.snapshot()
+
+    def _is_static(self, snap: JobSnapshot) -> bool:
+        if snap.status in FINAL_STATUSES:
+            return self.final or not self._fetch_media
+        return snap.poll_state != "active" or self.widget is None
+
+    def _static_html(self, snap: JobSnapshot) -> str:
+        fetching = self._fetching if snap.status == "completed" else None
+        return card_html(snap, self._media, fetching=fetching, prompt_html=self._prompt_html,
+                         width=self._width)
+
+    def _text(self) -> str:
+        job = self._job()
+        return repr(job) if job is not None else "<SoraJob (gone)>"
+
+    def display(self) -> str:
+        """Display the card in the current cell (calling thread) with a new display id;
+        returns the id."""
+        from ._show import ipy_display  # deferred: _show imports this module
+
+        display_id = uuid.uuid4().hex
+        with self._lock:
+            bundle = self.bundle()
+            self._display_ids.append(display_id)
+            self._shown[display_id] = "widget" if WIDGET_VIEW in bundle else bundle["text/html"]
+        ipy_display(bundle, raw=True, display_id=display_id)
+        return display_id
+
+    def _publish_locked(self, snap: JobSnapshot, final: bool) -> None:
+        """Bring every display up to date: the static bundle once settled (and, without
+        widgets, as the live view too), the widget view while live (so ``job.resume()``
+        after a cancel brings the live card back). Unchanged displays are left alone."""
+        if not self._display_ids:
+            return
+        bundle = self.bundle()
+        shown = "widget" if WIDGET_VIEW in bundle else bundle["text/html"]
+        for display_id in self._display_ids:
+            if self._shown.get(display_id) != shown:
+                update_display(bundle, display_id)
+                self._shown[display_id] = shown
+
+    def on_final(self, fn: Callable[[JobCard], None]) -> None:
+        """Call ``fn(card)`` once the card is final (now, if it already is)."""
+        with self._lock:
+            if not self.final:
+                self._final_listeners.append(fn)
+                return
+        fn(self)
+
+    def close(self) -> None:
+        """Stop following the job and close the widgets."""
+        with self._lock:
+            self._closed = True
+        if self.widget is not None:
+            for child in (self.head, self.progress, self.cancel_button, self.widget):
+                child.close()
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        """The card's current bundle (the ``_repr_mimebundle_`` protocol)."""
+        from ._show import filter_bundle  # deferred: _show imports this module
+
+        return filter_bundle(self.bundle(), include, exclude)
+
+    def _ipython_display_(self) -> None:
+        self.display()
 
 
-def _note(text: str, *, error: bool = False) -> str:
-    color = "color:#cf222e;" if error else "opacity:.75;"
-    return f'<div style="font-size:12px;{color}">{html.escape(text)}</div>'
+def update_display(bundle: dict[str, Any], display_id: str) -> None:
+    # From the runtime thread: IPython publishes an update_display_data message, which
+    # the front end applies to every output with this display id.
+    from IPython.display import update_display  # deferred: IPython only to display
+
+    update_display(bundle, raw=True, display_id=display_id)  # type: ignore[no-untyped-call]
+
+
+def _url(rel: str | None) -> str | None:
+    from urllib.parse import quote  # deferred: only media links need it
+
+    return None if rel is None else quote(rel)
 
 
 _cards: weakref.WeakKeyDictionary[SoraJob, JobCard] = weakref.WeakKeyDictionary()
@@ -261,10 +416,17 @@ _cards_lock = threading.Lock()
 
 
 def card_for(job: SoraJob) -> JobCard:
-    """The job's live card, created on first use; displaying a job twice shows two views
-    of one widget model, not two cards polling the same job."""
+    """The job's card, created on first use: displaying a job twice shows one card twice
+    (one widget model, two display ids), not two cards polling the same job."""
     with _cards_lock:
         card = _cards.get(job)
         if card is None:
             card = _cards[job] = JobCard(job)
         return card
+
+
+def shown_card(job: SoraJob) -> JobCard | None:
+    """The job's card if it exists and has been displayed."""
+    with _cards_lock:
+        card = _cards.get(job)
+    return card if card is not None and card._display_ids else None

@@ -338,7 +338,11 @@ def test_merged_video_views(media: Media, dirs: dict, monkeypatch: pytest.Monkey
     assert repr(m) == f"<MergedVideo {m.path.name} 4.00s replace/trim>"
     assert m.read_bytes() == m.path.read_bytes()
     monkeypatch.chdir(dirs["out"])  # media_html publishes the file under ./sora_nb_media
-    assert "<video" in m._repr_html_()
+    page = m._repr_html_()
+    assert "<video" in page
+    # labelled with what was merged: mode, fit, the audio and the source video
+    assert m.label().startswith("soundtrack replaced by ") and "(fit: trim)" in m.label()
+    assert f"in {media.v4.name}, 4.00 s" in m.label() and "merged: soundtrack" in page
     m.show()  # outside IPython: prints the path
     assert m.path.name in capsys.readouterr().out
 

@@ -33,13 +33,36 @@ def test_generate_list_status(server: LocalServer, tmp_path: Path) -> None:
     assert gen.returncode == 0, gen.stderr
     assert gen.stdout.strip() == str(out)
     assert abs(probe(out, decode=True).duration - 4) <= 1 / 24
-    video_id = gen.stderr.split(":")[0].strip()
+    video_id = gen.stderr.split()[0]
     assert video_id.startswith("video_")
+    # the bar's lines fit 80 columns: the short id, never the full one on every redraw
+    assert all(len(line) <= 80 for line in gen.stderr.replace("\r", "\n").splitlines()[1:])
     assert server.api_key not in gen.stdout + gen.stderr
     listed = _run(["list"], server, cache)
-    assert video_id in listed.stdout and "A lantern in fog" in listed.stdout
-    status = _run(["status", video_id], server, cache)
+    header, row = listed.stdout.splitlines()[:2]
+    assert header.split() == ["ID", "STATUS", "CREATED", "MODEL", "LEN", "PROMPT"]
+    short = row.split()[0]
+    assert video_id.startswith(short) and "completed" in row and "A lantern in fog" in row
+    assert all(len(line) <= 80 for line in listed.stdout.splitlines())
+    status = _run(["status", short], server, cache)  # a unique start of an id is enough
     assert status.stdout.startswith(f"{video_id} completed 100%")
+    assert f"url: {server.base_url}/videos/{video_id}/content" in status.stdout
+
+
+def test_help_and_warnings_read_cleanly(server: LocalServer, tmp_path: Path) -> None:
+    top = _run(["--help"], server, tmp_path)
+    assert "``" not in top.stdout and "generate" in top.stdout
+    helped = _run(["generate", "--help"], server, tmp_path).stdout
+    for part in ("--model MODEL", "sora-2-pro", "(default: sora-2)", "{4,8,12}",
+                 "(default: 8)", "1280x720", "(default: 1280x720)", "--out PATH"):
+        assert part in helped, part
+    assert all(len(line) <= 80 for line in helped.splitlines())
+    rounded = _run(["generate", "A quick test", "--seconds", "5", "--out",
+                    str(tmp_path / "x.mp4")], server, tmp_path / "cache")
+    assert rounded.returncode == 0, rounded.stderr
+    warned = [line for line in rounded.stderr.splitlines() if "warning" in line]
+    assert warned == ["sora-nb: warning: seconds=5 is not a Sora duration; using 4 "
+                      "(allowed: 4, 8, 12)"]
 
 
 def test_bad_input_exits_1_with_a_clear_message(server: LocalServer, tmp_path: Path) -> None:

@@ -18,7 +18,16 @@ from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
 from sora_nb import _show
-from sora_nb._display import format_seconds, job_html
+from sora_nb._display import (
+    STATUS_COLORS,
+    CardMedia,
+    bar_html,
+    card_html,
+    format_seconds,
+    phase_text,
+    short_id,
+    status_word,
+)
 from sora_nb._errors import SoraMediaError, SoraParameterError
 from sora_nb._jobstate import remaining_seconds
 from sora_nb._show import MEDIA_DIR, media_html, publish_media, show_media
@@ -64,26 +73,63 @@ class Tags(HTMLParser):
 
 
 def test_card_structure_of_a_running_job() -> None:
-    html = job_html(snap())
+    html = card_html(snap())
     doc = Tags(html)
-    (bar,) = doc.find("progress")
-    assert (bar["max"], bar["value"]) == ("100", "42")
-    assert "script" not in doc.names()
+    (bar,) = [a for a in doc.find("div") if a.get("role") == "progressbar"]
+    assert bar["aria-valuenow"] == "42"
+    assert "width:42%" in html
+    assert "script" not in doc.names() and "video" not in doc.names()
     text = "".join(doc.text)
-    for part in ("A calico cat", "sora-2", "1280x720", "8s", "local", "video_abc123",
-                 "in progress", "42%", "elapsed 12s", "ETA 17s"):
-        assert part in text
-    assert "from cache" not in text and "enhanced" not in text
-    assert 'data-status="in_progress"' in html
+    for part in ("A calico cat", "sora-2", "1280x720", "8 s", "local", "video_abc123",
+                 "in progress", "42%", "12s elapsed", "about 17s left"):
+        assert part in text, part
+    assert "from cache" not in text and "download" not in text
+    assert 'data-status="in_progress"' in html and "#0969da" in html
+
+
+def test_short_ids_status_words_and_colours() -> None:
+    long_id = "video_68d7512d07848190b3e45da0ecbebcde004da08e1e0678d5"
+    assert short_id(long_id) == "video_68d7512d" and short_id("video_abc123") == "video_abc123"
+    html = card_html(snap(id=long_id))
+    assert f'title="{long_id}"' in html and ">video_68d7512d</code>" in html
+    assert status_word("in_progress") == "in progress"
+    assert status_word("some_new") == "some_new"  # unknown: exactly as the server sent it
+    # queued grey, cancelled and expired their own colours (not the running blue)
+    queued = card_html(snap(status="queued", progress=0))
+    assert STATUS_COLORS["queued"] in queued and STATUS_COLORS["in_progress"] not in queued
+    for status in ("cancelled", "expired"):
+        page = card_html(snap(status=status, eta=None))
+        assert STATUS_COLORS[status] in page and f">{status}</span>" in page
+        assert "about" not in page and "width:100%" in page  # final: bar full, no ETA
+    assert len(set(STATUS_COLORS.values())) == len(STATUS_COLORS)
+
+
+def test_phases_say_what_happens() -> None:
+    # after the server says completed, the card says what it fetches: no 99 %, no ETA 0
+    fetching = card_html(snap(status="completed", progress=100, eta=0.0),
+                         fetching="fetching the video…")
+    text = "".join(Tags(fetching).text)
+    assert "fetching the video…" in text and "left" not in text and "99" not in text
+    # an ETA only when it means something
+    assert "left" not in phase_text(snap(eta=0.4)) and "left" not in phase_text(snap(eta=None))
+    assert "left" not in phase_text(snap(status="queued", progress=0, eta=5.0))
+    # unknown progress: elapsed time, no percent, no ETA, a striped full bar
+    unknown = snap(progress=None, eta=12.0)
+    assert phase_text(unknown) == "12s elapsed"
+    assert "repeating-linear-gradient" in bar_html(unknown)
+    # a cache hit says so, without a made-up elapsed time
+    cached = phase_text(snap(status="completed", progress=100, from_cache=True))
+    assert cached.startswith("reused from cache") and "elapsed" not in cached
 
 
 def test_hostile_prompt_error_and_id_render_inert() -> None:
     s = snap(status="failed", prompt=XSS + " more", original_prompt=XSS, id='v"><b>x',
              error=JobError(code="<i>moderation</i>", message=XSS), note=XSS,
              backend="<svg onload=alert(1)>")
-    doc = Tags(job_html(s, thumbnail_src='x" onerror="alert(1)'))
+    media = CardMedia(video='x" onerror="alert(1)', poster='x" onerror="alert(1)', path=XSS)
+    doc = Tags(card_html(s, media))
     # no element came out of user or server text: only the card's own markup
-    assert not {"script", "img", "svg", "i"} & set(doc.names())
+    assert not {"script", "svg", "i", "b"} - {"b"} & set(doc.names())
     assert all("onerror" not in attrs and "onload" not in attrs for _, attrs in doc.tags)
     text = "".join(doc.text)
     assert text.count(XSS) >= 3  # prompt, error message, note: shown as text
@@ -92,36 +138,50 @@ def test_hostile_prompt_error_and_id_render_inert() -> None:
 
 def test_enhanced_part_is_marked() -> None:
     s = snap(prompt="A calico cat, cinematic lighting, 16:9", original_prompt="A calico cat")
-    html = job_html(s)
+    html = card_html(s)
     m = re.search(r'class="sora-nb-enhancement"[^>]*>([^<]*)<', html)
     assert m is not None and m[1] == ", cinematic lighting, 16:9"
-    assert "enhanced" in "".join(Tags(html).text)
     # rewritten (not appended) prompts show what was sent
-    other = job_html(snap(prompt="Something else", original_prompt="A calico cat"))
+    other = card_html(snap(prompt="Something else", original_prompt="A calico cat"))
     assert "sent: Something else" in other
 
 
-def test_failure_shows_code_and_message_in_red_and_completion_the_thumbnail() -> None:
-    failed = job_html(snap(status="failed", progress=30,
-                           error=JobError("moderation_blocked", "Blocked by moderation")))
+def test_failure_reason_first_in_red_and_a_completed_card_that_helps() -> None:
+    failed = card_html(snap(status="failed", progress=30,
+                            error=JobError("moderation_blocked", "Blocked by moderation")))
     m = re.search(r'class="sora-nb-error" style="color:#cf222e[^"]*">(.*?)</div>', failed)
     assert m is not None and "moderation_blocked" in m[1] and "Blocked by moderation" in m[1]
-    assert "ETA" not in failed  # no ETA once terminal
-    running = job_html(snap(), thumbnail_src="sora_nb_media/t.webp")
-    assert "<img" not in running  # thumbnail only once complete
-    done = job_html(snap(status="completed", progress=100), thumbnail_src="sora_nb_media/t.webp")
-    assert Tags(done).find("img")[0]["src"] == "sora_nb_media/t.webp"
-    cached = job_html(snap(from_cache=True, status="completed", progress=100))
-    assert "from cache" in "".join(Tags(cached).text)
+    assert failed.index("sora-nb-error") < failed.index("sora-nb-prompt")  # reason first
+    assert "width:100%" in failed and "width:30%" not in failed  # full and red, not frozen
+    assert " left" not in "".join(Tags(failed).text) and "next:" not in failed
+    media = CardMedia(video="sora_nb_media/v.mp4", poster="sora_nb_media/t.webp",
+                      path="sora_nb_media/v.mp4")
+    done = card_html(snap(status="completed", progress=100), media)
+    doc = Tags(done)
+    (video,) = doc.find("video")
+    assert video["src"] == "sora_nb_media/v.mp4" and video["poster"] == "sora_nb_media/t.webp"
+    assert "controls" in video
+    (link,) = doc.find("a")
+    assert link["href"] == "sora_nb_media/v.mp4" and "download" in link
+    text = "".join(doc.text)
+    assert "ready in 12s" in text and "created " in text and "job.remix(" in text
+    assert "Cancel" not in text
+    # show() holds the player: the card keeps the poster only
+    poster_only = card_html(snap(status="completed", progress=100),
+                            CardMedia(video="v.mp4", poster="t.webp", player=False))
+    assert "<video" not in poster_only and Tags(poster_only).find("img")[0]["src"] == "t.webp"
+    assert "played by job.show() below" in poster_only
 
 
 def test_the_text_line_of_a_snapshot_is_one_line() -> None:
     line = TextProgress(io.StringIO()).render(snap(error=JobError("bad", "went\nwrong")))
-    assert "\n" not in line
-    assert "42% in_progress" in line and line.endswith("video_abc123")
-    assert "ETA 17s" in line and "[bad] went wrong" in line
+    assert "\n" not in line and len(line) <= 79
+    assert "42% in progress" in line and line.startswith("video_abc123 [")
+    assert "(bad) went wrong" in line
+    running = TextProgress(io.StringIO()).render(snap())
+    assert "about 17s left" in running
     failed = TextProgress(io.StringIO()).render(snap(status="failed", eta=3.0))
-    assert "ETA" not in failed  # a finished job has no ETA
+    assert "left" not in failed and "100% failed" in failed  # a finished job has no ETA
     assert "polling cancelled" in TextProgress(io.StringIO()).render(snap(poll_state="cancelled"))
 
 
@@ -248,9 +308,10 @@ def test_text_progress_rewrites_one_line_and_ends_it() -> None:
     text = out.getvalue()
     assert text.count("\r") == 3 and text.endswith("\n") and text.count("\n") == 1
     frames = text.strip("\n").split("\r")[1:]
-    assert frames[0].startswith("[----------]   0% queued")
-    assert frames[1].startswith("[#####-----]  50% in_progress 12s ETA 17s")
-    assert frames[2].startswith("[##########] 100% completed 20s")
+    assert frames[0].startswith("video_abc123 [----------]   0% queued")
+    assert frames[1].startswith("video_abc123 [#####-----]  50% in progress 12s, about 17s left")
+    assert frames[2].startswith("video_abc123 [##########] 100% completed 20s")
+    assert all(len(f.rstrip()) <= 79 for f in frames)
     # a shorter line blanks out the rest of a longer one
     assert len(frames[2]) >= len(frames[1].rstrip())
 
@@ -259,7 +320,8 @@ def test_text_progress_failure_and_bad_width() -> None:
     out = io.StringIO()
     with TextProgress(stream=out) as bar:
         bar(snap(status="failed", error=JobError("moderation_blocked", "no\nnewlines")))
-    assert "[moderation_blocked] no newlines" in out.getvalue()
+    assert "[" + "#" * 20 + "] 100% failed" in out.getvalue()  # full, not frozen
+    assert "100% failed (moderation_blocked) no newlin…\n" in out.getvalue()  # 79 columns
     with pytest.raises(SoraParameterError, match="width=2"):
         TextProgress(width=2)
 
@@ -268,34 +330,37 @@ def test_text_progress_failure_and_bad_width() -> None:
 
 
 def test_cancelled_and_expired_have_their_own_words_and_colours() -> None:
-    cancelled = job_html(snap(status="cancelled", progress=40, eta=None))
-    expired = job_html(snap(status="expired", progress=100, eta=None))
-    assert "cancelled on the server" in "".join(Tags(cancelled).text)
-    assert "expired" in "".join(Tags(expired).text)
-    assert "border-left:4px solid #424a53" in cancelled  # neutral dark grey
-    assert "border-left:4px solid #bf8700" in expired  # amber
+    cancelled = card_html(snap(status="cancelled", progress=40, eta=None))
+    expired = card_html(snap(status="expired", progress=100, eta=None))
+    assert Tags(cancelled).text[0] == "cancelled" and "failed" not in "".join(Tags(cancelled).text)
+    assert Tags(expired).text[0] == "expired" and "failed" not in "".join(Tags(expired).text)
+    assert STATUS_COLORS["cancelled"] in cancelled  # purple: stopped on purpose
+    assert STATUS_COLORS["expired"] in expired  # rust: it was there, its files are gone
+    assert STATUS_COLORS["cancelled"] != STATUS_COLORS["expired"]
     assert "#cf222e" not in cancelled + expired  # neither is shown as a failure
 
 
 def test_an_unknown_status_is_shown_as_sent_and_escaped() -> None:
-    html = job_html(snap(status="<b>warming_up</b>", eta=None))
+    html = card_html(snap(status="<b>warming_up</b>", eta=None))
     assert "<b>warming_up</b>" in "".join(Tags(html).text)
     assert "&lt;b&gt;warming_up&lt;/b&gt;" in html  # escaped, never markup
 
 
 def test_no_progress_means_an_indeterminate_bar_and_no_eta() -> None:
-    html = job_html(snap(progress=None, eta=None))
-    (bar,) = Tags(html).find("progress")
-    assert "value" not in bar  # the browser's indeterminate bar
+    html = card_html(snap(progress=None, eta=None))
+    (bar,) = [t for t in Tags(html).find("div") if t.get("role") == "progressbar"]
+    assert "aria-valuenow" not in bar  # no percentage claimed
+    assert "repeating-linear-gradient" in html  # striped: it moves, it does not fill
     text = "".join(Tags(html).text)
-    assert "progress not reported" in text and "elapsed 12s" in text and "ETA" not in text
+    assert "12s elapsed" in text and "left" not in text and "%" not in text
     line = TextProgress(io.StringIO(), width=10).render(snap(progress=None, eta=None))
-    assert line.startswith("[~~~~~~~~~~]   ?% in_progress")
-    done = Tags(job_html(snap(status="completed", progress=100))).find("progress")[0]
-    assert done["value"] == "100"
+    assert line.startswith("video_abc123 [----------]    % in progress")
+    done = next(t for t in Tags(card_html(snap(status="completed", progress=100))).find("div")
+                if t.get("role") == "progressbar")
+    assert done["aria-valuenow"] == "100"
 
 
 def test_stills_made_locally_are_said_on_the_card() -> None:
-    html = job_html(snap(status="completed", progress=100, made_locally=("thumbnail",)))
+    html = card_html(snap(status="completed", progress=100, made_locally=("thumbnail",)))
     assert "thumbnail made from the video" in "".join(Tags(html).text)
-    assert "made from the video" not in job_html(snap(status="completed", progress=100))
+    assert "made from the video" not in card_html(snap(status="completed", progress=100))

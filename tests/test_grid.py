@@ -1,18 +1,28 @@
 """compare() and gallery(): the word diff directly, then grids of real jobs on the embedded
-backend, as widgets and as the HTML fallback."""
+backend: the live grid's widgets, and the plain HTML both grids become."""
 
 from __future__ import annotations
 
+import html
+import re
 import threading
 from html.parser import HTMLParser
-from typing import Any
+from pathlib import Path
 
 import ipywidgets as w
 import pytest
 
 import sora_nb as snb
-from sora_nb._grid import CompareGrid, Gallery, compare, diff_html, diff_words, gallery
-from sora_nb._widget import JobCard, card_for
+from sora_nb._grid import (
+    CompareGrid,
+    Gallery,
+    compare,
+    diff_html,
+    diff_words,
+    gallery,
+    grid_spans,
+)
+from sora_nb._widget import JobCard
 from sora_nb.local import MODERATION_MARKER, LocalServer
 
 
@@ -61,30 +71,48 @@ class Elements(HTMLParser):
         self.names.append(tag)
 
 
+def test_grid_spans_fill_rows_evenly() -> None:
+    assert [grid_spans(n) for n in range(1, 7)] == [
+        [6], [3, 3], [2, 2, 2], [3, 3, 3, 3], [2, 2, 2, 3, 3], [2, 2, 2, 2, 2, 2]
+    ]
+    for n in range(1, 7):  # every row adds up to the 6 tracks: no hole
+        spans, row = grid_spans(n), 0
+        for span in spans:
+            row = (row + span) % 6
+        assert row == 0, n
+
+
 @pytest.mark.slow
-def test_compare_runs_jobs_side_by_side(local: LocalServer) -> None:
+def test_compare_runs_jobs_side_by_side(local: LocalServer, tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
     given = snb.SoraJob("A fox in snow <em>", seconds=4, cache=False)
     grid = compare(["A fox in rain <em>", given, "A fox in fog <em>"], seconds=4, cache=False)
     assert isinstance(grid, CompareGrid) and snb.compare is compare
     assert len(grid.jobs) == 3 and grid.jobs[1] is given
     assert all(j.seconds == 4 for j in grid.jobs)
     assert [marked(d) for d in grid.diffs] == [["rain"], ["snow"], ["fog"]]
+    grid = CompareGrid(grid.jobs, widgets=True)  # as in a kernel
+    box = grid.widget  # the live grid: one card per job, its prompt marked up
+    assert isinstance(box, w.GridBox) and len(box.children) == 3
+    assert [c.widget for c in grid.cards] == list(box.children)
+    assert all(isinstance(c, JobCard) for c in grid.cards)
     assert grid.wait(timeout=120) is grid
-    assert all(j.status == "completed" for j in grid.jobs)
-    assert repr(grid) == "<CompareGrid 3 jobs: 3 completed>"
+    for card in grid.cards:
+        done = threading.Event()
+        card.on_final(lambda _c, done=done: done.set())
+        assert done.wait(60)
+    assert grid.final and repr(grid) == "<CompareGrid 3 jobs: 3 completed>"
     page = grid._repr_html_()
     assert page.count('class="sora-nb-card"') == 3 and page.count("<mark") == 3
-    assert "em" not in Elements(page).names  # prompts escaped
+    # each prompt once (in its card), escaped; a player per job; short ids, full in tooltips
+    for job in grid.jobs:
+        assert page.count(html.escape(job.original_prompt).split()[-2]) >= 1
+        assert f'title="{job.id}"' in page
+    assert page.count("A fox in") == 3
+    assert page.count("<video") == 3 and "em" not in Elements(page).names
     bundle = grid._repr_mimebundle_()
-    assert set(bundle) == {"text/plain", "text/html"}  # no kernel here: no widget view
-    box = grid.widget
-    assert isinstance(box, w.GridBox) and len(box.children) == 3
-    # each cell is the job's one live card (shared with job._repr_mimebundle_)
-    assert [cell.children[1] for cell in box.children] == [
-        card_for(j).widget for j in grid.jobs
-    ]
-    assert all(isinstance(card_for(j), JobCard) for j in grid.jobs)
-    assert {card_for(j).progress.bar_style for j in grid.jobs} == {"success"}
+    assert set(bundle) == {"text/plain", "text/html"}  # final: no widget view
 
 
 @pytest.mark.slow
@@ -105,35 +133,47 @@ def test_compare_rejects_bad_input(local: LocalServer) -> None:
 
 
 @pytest.mark.slow
-def test_gallery_shows_history_and_plays_on_click(local: LocalServer) -> None:
-    first = snb.SoraJob("A fox in rain <em>", seconds=4, cache=False).wait()
-    first.download("thumbnail")  # cached: the tile shows it without a request
+def test_gallery_is_plain_html_that_plays_and_survives(
+    local: LocalServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    long_prompt = "A fox in rain <em> " + "walking through a very long and winding alley " * 4
+    first = snb.SoraJob(long_prompt, seconds=4, cache=False).wait()
+    first.download("thumbnail")
+    first.download("video")
     second = snb.SoraJob("A fox in fog <em>", seconds=4, cache=False).wait()
+    failed = snb.SoraJob(f"A fox {MODERATION_MARKER}", seconds=4, cache=False)
+    with pytest.raises(snb.SoraJobFailed):
+        failed.wait()
     g = gallery(limit=10, backend=False)  # this machine's journal only
     assert isinstance(g, Gallery) and snb.gallery is gallery
-    assert {e.id for e in g.entries} == {first.id, second.id}
+    assert {e.id for e in g.entries} == {first.id, second.id, failed.id}
     stamps = [e.created_at for e in g.entries]
     assert stamps == sorted(stamps, reverse=True)  # newest first
     assert len(gallery(limit=1, backend=False)) == 1
+    assert set(g.missing()) == {(second.id, "thumbnail"), (second.id, "video")}
+    g.fetch().result(60)
+    assert g.missing() == []
     page = g._repr_html_()
-    assert "A fox in rain &lt;em&gt;" in page and "em" not in Elements(page).names
-    assert page.count("data:image/webp;base64,") == 1  # only the cached thumbnail
-    bundle = g._repr_mimebundle_(include={"text/plain"})
-    assert bundle == {"text/plain": "<Gallery 2 jobs>"}
-
-    box = g.widget
-    assert isinstance(box, w.GridBox) and len(box.children) == 2
-    tiles = {e.id: tile for e, tile in zip(g.entries, box.children, strict=True)}
-    for job in (first, second):  # the uncached one is fetched in the background
-        image = wait_for_child(tiles[job.id].children[0], w.Image)
-        assert image.value == job.download("thumbnail").read_bytes()
-    play = tiles[second.id].children[2]
-    assert isinstance(play, w.Button) and not play.disabled
-    play.click()
-    video = wait_for_child(tiles[second.id].children[0], w.Video)
-    assert video.value == second.download().read_bytes()
-    with pytest.raises(snb.SoraParameterError, match="video_id='nope'"):
-        g.play("nope")
+    assert "em" not in Elements(page).names and "script" not in Elements(page).names
+    tiles = {t.split('"')[0]: t for t in page.split('data-status="')[1:]}
+    assert set(tiles) == {"completed", "failed"}
+    # completed tiles: a player (linked relative to the folder) with the thumbnail as poster
+    assert page.count("<video controls") == 2 and page.count('poster="') == 2
+    for src in re.findall(r'src="([^"]+)"', page):
+        assert (tmp_path / src).is_file(), src
+    assert all(p.startswith("data:image/jpeg;base64,")
+               for p in re.findall(r'poster="([^"]+)"', page))
+    # the failed tile shows its error code and has no player
+    failed_tile = page[page.index('data-status="failed"'):]
+    failed_tile = failed_tile[:failed_tile.index('class="sora-nb-tile"')
+                              if 'class="sora-nb-tile"' in failed_tile else None]
+    assert "moderation_blocked" in failed_tile and "<video" not in failed_tile
+    # the prompt on one line with an ellipsis, the full text on hover
+    assert "text-overflow:ellipsis" in page
+    assert f'title="{html.escape(" ".join(long_prompt.split()), quote=True)}"' in page
+    assert g._repr_mimebundle_(include={"text/plain"}) == {"text/plain": "<Gallery 3 jobs>"}
+    assert set(g._repr_mimebundle_()) == {"text/plain", "text/html"}  # never a widget
     with pytest.raises(snb.SoraParameterError, match="limit=0"):
         gallery(limit=0)
 
@@ -155,18 +195,3 @@ def test_gallery_also_lists_the_backends_own_jobs(fresh_server: LocalServer) -> 
     assert entries[elsewhere.id].original_prompt == "Made by another client"
     fresh_server.stop()  # an unreachable backend leaves the journal's view
     assert [e.id for e in gallery(limit=10).entries] == [mine.id]
-
-
-def wait_for_child(box: w.Box, kind: type[w.Widget]) -> Any:
-    """Block until ``box`` shows a ``kind`` widget (observed through traitlets, no sleep)."""
-    arrived = threading.Event()
-
-    def check(_change: Any = None) -> None:
-        if any(isinstance(c, kind) for c in box.children):
-            arrived.set()
-
-    box.observe(check, names="children")
-    check()
-    assert arrived.wait(60), f"no {kind.__name__} in {box.children}"
-    box.unobserve(check, names="children")
-    return next(c for c in box.children if isinstance(c, kind))

@@ -5,6 +5,7 @@ cell in ``time.sleep()``; and the job's display carries the widget view."""
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -105,9 +106,12 @@ def kernel(backend: LocalServer, tmp_path_factory: pytest.TempPathFactory) -> It
 
 def display_job(kernel: Kernel, name: str, prompt: str) -> None:
     msgs = kernel.run(f"{name} = snb.SoraJob({prompt!r}, seconds=4, cache=False)\n{name}")
-    shown = [m["content"]["data"] for m in msgs if m["msg_type"] == "execute_result"]
-    assert len(shown) == 1 and WIDGET_VIEW in shown[0]
-    assert "<progress" in shown[0]["text/html"] and shown[0]["text/plain"].startswith("<SoraJob")
+    # a display with a display id (so it can turn static when final), not an execute_result
+    shown = [m["content"] for m in msgs if m["msg_type"] == "display_data"]
+    assert len(shown) == 1 and WIDGET_VIEW in shown[0]["data"]
+    assert shown[0]["transient"]["display_id"]
+    data = shown[0]["data"]
+    assert "sora-nb-bar" in data["text/html"] and data["text/plain"].startswith("<SoraJob")
     assert "IntProgressModel" in kernel.comms.values()
 
 
@@ -130,3 +134,54 @@ def test_progress_moves_while_another_cell_sleeps(kernel: Kernel) -> None:
     done = kernel.run("print(job2.status, job2.progress)")
     out = "".join(m["content"].get("text", "") for m in done if m["msg_type"] == "stream")
     assert out.strip() == "completed 100"
+
+
+def _comm_bytes(msg: dict[str, Any]) -> int:
+    import json
+
+    return len(json.dumps(msg["content"], default=str)) + sum(
+        len(b) for b in msg.get("buffers") or []
+    )
+
+
+def test_a_completed_card_is_light_and_turns_static(kernel: Kernel) -> None:
+    """No media bytes through the comm: < 10 comms and < 50 kB per completed card; once
+    the job is final, its display is replaced by a bundle with no widget view, with a
+    <video> whose poster is the thumbnail, both linked under sora_nb_media/."""
+    msgs = kernel.run("job4 = snb.SoraJob('A red balloon over a town square', seconds=4, "
+                      "cache=False)\njob4")
+    shown = [m for m in msgs if m["msg_type"] == "display_data"]
+    assert len(shown) == 1 and WIDGET_VIEW in shown[0]["content"]["data"]
+    display_id = shown[0]["content"]["transient"]["display_id"]
+    opened = {m["content"]["comm_id"] for m in msgs if m["msg_type"] == "comm_open"}
+    traffic = [m for m in msgs if m["msg_type"] in ("comm_open", "comm_msg")]
+    kernel.run("job4.wait(timeout=60); None")
+    # Read on until the display turns static (the media are fetched after "completed").
+    final: dict[str, Any] | None = None
+    while final is None:
+        msg = kernel.kc.get_iopub_msg(timeout=60)
+        if msg["msg_type"] in ("comm_open", "comm_msg"):
+            traffic.append(msg)
+            if msg["msg_type"] == "comm_open":
+                opened.add(msg["content"]["comm_id"])
+        if (msg["msg_type"] == "update_display_data"
+                and msg["content"]["transient"]["display_id"] == display_id
+                and WIDGET_VIEW not in msg["content"]["data"]):
+            final = msg["content"]["data"]
+    ours = [m for m in traffic if m["content"]["comm_id"] in opened]
+    total = sum(_comm_bytes(m) for m in ours)
+    print(f"one completed card: {len(opened)} comms, {len(ours)} messages, {total} bytes")
+    assert len(opened) < 10, sorted(kernel.comms[c] for c in opened)
+    assert total < 50_000
+    assert not any(m.get("buffers") for m in ours)  # no media bytes
+    html = final["text/html"]
+    assert 'data-status="completed"' in html and "A red balloon over a town square" in html
+    assert '<video class="sora-nb-video" controls' in html
+    # linked relative to the notebook's folder (files outside it under sora_nb_media/)
+    src = re.search(r'<video [^>]*src="([^"]+)"', html)
+    poster = re.search(r'<video [^>]*poster="([^"]+)"', html)
+    assert src and src[1].endswith(".mp4") and not re.match(r"^(?:/|[a-z]+:)", src[1])
+    # the poster inline (JupyterLab does not resolve a relative poster): a small JPEG
+    assert poster and poster[1].startswith("data:image/jpeg;base64,")
+    assert len(poster[1]) < 60_000
+    assert final["text/plain"].startswith("<SoraJob video_")

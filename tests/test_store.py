@@ -93,7 +93,7 @@ def test_a_plain_script_on_the_embedded_default_backend(tmp_path: Path) -> None:
     video_id, status, path = lines[1].split()
     assert status == "completed"
     assert probe(path, decode=True).has_video
-    assert "embedded local Sora backend" in run.stderr
+    assert "using the embedded local backend" in run.stderr
     later = subprocess.run(
         [sys.executable, "-c", "import sora_nb as snb; print([e.id for e in snb.history()])"],
         env=env, capture_output=True, text=True, check=True, cwd=tmp_path)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import gc
 import io
-import itertools
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -29,10 +29,11 @@ from IPython.utils.capture import capture_output
 from PIL import Image
 
 import sora_nb as snb
-from sora_nb._scrubber import SpriteScrubber, sprite_grid
-from sora_nb._show import _wait_with_html_card, job_mimebundle, show_job
+from sora_nb._display import INDETERMINATE_CLASS, STATUS_COLORS, STOPPED_COLOR, status_word
+from sora_nb._scrubber import SpriteScrubber, sprite_grid, sprite_html
+from sora_nb._show import job_mimebundle, show_job
 from sora_nb._types import JobError, JobSnapshot
-from sora_nb._widget import BAR_STYLES, WIDGET_VIEW, CardView, JobCard
+from sora_nb._widget import BAR_STYLES, WIDGET_VIEW, JobCard
 from sora_nb.local import MODERATION_MARKER, LocalServer
 
 Sent = tuple[str, str, dict[str, Any], float]  # comm id, msg type, data, monotonic time
@@ -76,63 +77,129 @@ def snap(**changes: Any) -> JobSnapshot:
     return replace(base, **changes)
 
 
-class Flushes(CardView):
-    """A CardView whose ``on_flush`` hook signals each delivered snapshot."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.delivered = threading.Event()
-
-    def on_flush(self, snap: JobSnapshot) -> None:
-        self.delivered.set()
-
-
-# -- the view, fed snapshot by snapshot ---------------------------------------------------
+@pytest.fixture()
+def notebook_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The working directory a kernel would have: the notebook's folder (media is linked
+    under ./sora_nb_media/ there; the cache dir is elsewhere)."""
+    folder = tmp_path / "notebook"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    return folder
 
 
-@pytest.mark.parametrize("status", ["queued", "in_progress", "completed", "failed"])
-def test_bar_style_follows_status(status: str) -> None:
-    view = CardView()
+@pytest.fixture()
+def done_job(local: LocalServer) -> snb.SoraJob:
+    """A finished job to feed cards with snapshots of any state (its own are ignored)."""
+    return snb.SoraJob(PROMPT, seconds=4).wait()
+
+
+def fed_card(job: snb.SoraJob, **kwargs: Any) -> JobCard:
+    """A widget card that only shows the snapshots a test pushes (no media fetching)."""
+    kwargs.setdefault("min_interval", 0)
+    card = JobCard(job, widgets=True, fetch_media=False, **kwargs)
+    card._last_flush = float("-inf")  # the job's own snapshot does not throttle the test's
+    card.last, card.final = None, False  # forget the job's own (final) snapshot
+    return card
+
+
+class Delivered:
+    """Signals each snapshot a card shows (wraps ``_render_locked``)."""
+
+    def __init__(self, card: JobCard) -> None:
+        self.event = threading.Event()
+        inner = card._render_locked
+
+        def render(previous: JobSnapshot | None = None) -> None:
+            inner(previous)
+            self.event.set()
+
+        card._render_locked = render  # type: ignore[method-assign]
+
+
+# -- the card, fed snapshot by snapshot ----------------------------------------------------
+
+
+@pytest.mark.parametrize("status", ["queued", "in_progress"])
+def test_a_running_card_is_one_html_a_bar_and_cancel(done_job: snb.SoraJob, status: str) -> None:
+    card = fed_card(done_job)
+    card.push(snap(status=status, progress=55, eta=9.0))
+    assert card.widget.children == (card.head, card.progress, card.cancel_button)
+    assert card.progress.value == 55
+    assert card.progress.description == ("0s elapsed" if status == "queued" else
+                                         "55% · 0s elapsed · about 9s left")
+    assert f"sora-nb-live-{status}" in card.widget._dom_classes  # the frame's colour
+    assert card.progress.style.bar_color == STATUS_COLORS[status]  # grey, then blue
+    assert card.progress.bar_style == BAR_STYLES.get(status, "")
+    assert status_word(status) in card.head.value
+
+
+@pytest.mark.parametrize("status", ["completed", "failed", "cancelled", "expired"])
+def test_a_final_card_is_html_only(done_job: snb.SoraJob, status: str) -> None:
+    card = fed_card(done_job)
     error = JobError("moderation_blocked", "<b>no</b>") if status == "failed" else None
-    view.push(snap(status=status, progress=55, error=error))
-    assert view.progress.bar_style == BAR_STYLES[status]
-    assert view.progress.value == 55
-    assert view.cancel_button.disabled == (status in ("completed", "failed"))
+    card.push(snap(status=status, progress=30, error=error))
+    assert card.final and card.widget.children == (card.head,)  # no dead Cancel, no bar
+    html = card.head.value
+    assert STATUS_COLORS[status] in html and "width:100%" in html
     if error is not None:
-        assert "moderation_blocked" in view.status.value
-        assert "&lt;b&gt;no&lt;/b&gt;" in view.status.value and "color:#cf222e" in view.status.value
+        assert "moderation_blocked" in html and "&lt;b&gt;no&lt;/b&gt;" in html
+        assert html.index("sora-nb-error") < html.index("sora-nb-prompt")
+    bundle = card.bundle()
+    assert WIDGET_VIEW not in bundle and f'data-status="{status}"' in bundle["text/html"]
 
 
-def test_stopped_polling_turns_the_bar_to_warning() -> None:
-    view = CardView()
-    view.push(snap(status="in_progress", progress=20, poll_state="cancelled", note="stopped"))
-    assert view.progress.bar_style == "warning" and view.cancel_button.disabled
-    assert "stopped" in view.status.value
+def test_unknown_progress_is_a_full_striped_bar_without_eta(done_job: snb.SoraJob) -> None:
+    card = fed_card(done_job)
+    card.push(snap(status="in_progress", progress=None, eta=4.0, elapsed=3.0))
+    assert card.progress.value == 100 and INDETERMINATE_CLASS in card.progress._dom_classes
+    assert card.progress.description == "3s elapsed"  # no percent, no ETA
+    card.push(snap(status="in_progress", progress=40))
+    assert INDETERMINATE_CLASS not in card.progress._dom_classes
+
+
+def test_stopped_polling_and_fetching_drop_the_cancel_button(done_job: snb.SoraJob) -> None:
+    card = fed_card(done_job)
+    card.push(snap(status="in_progress", progress=20, poll_state="cancelled", note="stopped"))
+    assert card.progress.bar_style == "warning" and card.progress.style.bar_color == STOPPED_COLOR
+    assert card.cancel_button not in card.widget.children
+    assert "stopped" in card.head.value and "polling cancelled" in card.head.value
+    assert WIDGET_VIEW not in card.bundle()  # settled: static until job.resume()
+    card.push(snap(status="in_progress", progress=25))
+    assert card.cancel_button in card.widget.children and WIDGET_VIEW in card.bundle()
 
 
 def test_throttle_batches_and_always_delivers_the_final_state(
-    sent: list[Sent],
+    done_job: snb.SoraJob, sent: list[Sent],
 ) -> None:
-    view = Flushes(min_interval=3600)  # nothing but the first and the final state may pass
+    card = fed_card(done_job, min_interval=3600)  # only the first and the final state pass
+    first = card.flushes
     for p in range(0, 100, 2):
-        view.push(snap(status="in_progress", progress=p, elapsed=p / 10))
-    assert view.flushes == 1 and view.progress.value == 0
-    view.push(snap(status="completed", progress=100, elapsed=10.0))
-    assert view.flushes == 2 and view.progress.value == 100
-    assert view.progress.bar_style == "success"
-    # each flush is one update message per changed widget, all traits batched in it
-    progress_msgs = [state for state, _ in updates(sent, view.progress)]
-    assert len(progress_msgs) <= 2 and progress_msgs[-1] == {"value": 100, "bar_style": "success"}
+        card.push(snap(status="in_progress", progress=p, elapsed=p / 10))
+    assert card.flushes == first + 1 and card.progress.value == 0
+    card.push(snap(status="failed", progress=98, elapsed=10.0,
+                   error=JobError("x", "y")))
+    assert card.flushes == first + 2 and card.final
+    # one batched update per flush (hold_sync), never one per snapshot or per trait
+    assert len(updates(sent, card.progress)) <= 2
+    assert "x" in card.head.value and card.widget.children == (card.head,)
 
 
-def test_trailing_flush_delivers_the_latest_pending_state() -> None:
-    view = Flushes(min_interval=0.05)
-    view.push(snap(status="in_progress", progress=10))
-    view.delivered.clear()
-    view.push(snap(status="in_progress", progress=20))
-    view.push(snap(status="in_progress", progress=30))  # supersedes 20 before it is sent
-    assert view.delivered.wait(10)
-    assert view.progress.value == 30 and view.flushes == 2
+def test_trailing_flush_delivers_the_latest_pending_state(done_job: snb.SoraJob) -> None:
+    card = fed_card(done_job, min_interval=0.05)
+    card.push(snap(status="in_progress", progress=10))
+    delivered = Delivered(card)
+    card.push(snap(status="in_progress", progress=20))
+    card.push(snap(status="in_progress", progress=30))  # supersedes 20 before it is sent
+    assert delivered.event.wait(10)
+    assert card.progress.value == 30
+
+
+def test_a_card_opens_fewer_than_ten_comms(done_job: snb.SoraJob, sent: list[Sent]) -> None:
+    card = fed_card(done_job)
+    card.push(snap(status="in_progress", progress=40))
+    opened = {cid for cid, kind, _, _ in sent if kind == "comm_open"}
+    assert len(opened) < 10, len(opened)
+    assert card.widget.model_id in opened
 
 
 # -- real jobs on the embedded backend ----------------------------------------------------
@@ -145,92 +212,75 @@ def shell() -> Iterator[InteractiveShell]:
     InteractiveShell.clear_instance()
 
 
-def wait_for_media(card: JobCard, kind: type[w.Widget]) -> w.Widget:
-    """Block until the card's media area holds a ``kind`` widget (observed, not slept)."""
-    arrived = threading.Event()
-
-    def check(_change: Any = None) -> None:
-        if any(isinstance(c, kind) for c in card.media.children):
-            arrived.set()
-
-    card.media.observe(check, names="children")
-    check()
-    assert arrived.wait(60), f"no {kind.__name__} in {card.media.children}"
-    card.media.unobserve(check, names="children")
-    return next(c for c in card.media.children if isinstance(c, kind))
+def final_of(card: JobCard) -> None:
+    """Block until the card is final (observed, not slept)."""
+    event = threading.Event()
+    card.on_final(lambda _card: event.set())
+    assert event.wait(60), card.last
 
 
 @pytest.mark.slow
-def test_lifecycle_on_a_real_job(local: LocalServer,
-                                 sent: list[Sent]) -> None:
+def test_lifecycle_fetching_then_static_with_player_and_poster(
+    local: LocalServer, shell: InteractiveShell, notebook_dir: Path
+) -> None:
     job = snb.SoraJob(PROMPT, seconds=4, cache=False)
-    card = JobCard(job)
-    snapshots: list[JobSnapshot] = []
-    job.on_progress(snapshots.append)
-    styles: list[str] = [card.progress.bar_style]
-    values: list[int] = [card.progress.value]
+    card = JobCard(job, widgets=True)
+    styles: list[str] = []
     card.progress.observe(lambda c: styles.append(c["new"]), names="bar_style")
-    card.progress.observe(lambda c: values.append(c["new"]), names="value")
-    assert job.id in card.header.value and "local" in card.header.value
-    job.wait()
-    assert card.progress.value == 100 and card.progress.bar_style == "success"
-    assert styles[-1] == "success" and set(styles) <= {"", "info", "success"}
-    assert values == sorted(values) and values[-1] == 100
-    assert "completed" in card.status.value and card.cancel_button.disabled
-    video = wait_for_media(card, w.Video)
-    assert video.value == job.download().read_bytes() and video.controls
-    # Throttling, read off the bar's own messages: the poller sent a snapshot every ~50 ms,
-    # yet consecutive updates are at least min_interval (0.2 s) apart, except the final
-    # state, which is never held back. (Gaps between send times, not a duration bound.)
-    msgs = updates(sent, card.progress)
-    assert msgs[-1][0]["value"] == 100
-    times = [at for _, at in msgs[:-1]]
-    assert all(b - a >= 0.2 * 0.9 for a, b in itertools.pairwise(times))
-    assert card.flushes < len(snapshots)
+    labels: list[str] = []
+    card.progress.observe(lambda c: labels.append(c["new"]), names="description")
+    with capture_output() as cap:
+        display_id = card.display()
+        final_of(card)
+    first, *updates_ = cap.outputs
+    assert WIDGET_VIEW in first.data and first.transient["display_id"] == display_id
+    last = updates_[-1]
+    assert last.update and last.transient["display_id"] == display_id
+    html = last.data["text/html"]
+    assert WIDGET_VIEW not in last.data and last.data["text/plain"] == repr(job)
+    (video,) = re.findall(r"<video [^>]*>", html)
+    src = re.search(r'src="([^"]+)"', video)
+    poster = re.search(r'poster="([^"]+)"', video)
+    assert src and poster and (notebook_dir / src[1]).is_file()
+    assert src[1].startswith("sora_nb_media/") and poster[1].startswith("data:image/jpeg;")
+    assert "download" in html and job.id in html
+    # the card said what it fetched between "completed" and the player
+    assert "done on the server · fetching the video…" in labels
+    assert any(re.fullmatch(r"\d+% · \d+s elapsed.*", label) for label in labels), labels
+    assert set(styles) <= {"", "info", "success"}
 
 
 @pytest.mark.slow
-def test_card_shows_thumbnail_first_and_a_hint_for_large_videos(local: LocalServer) -> None:
-    job = snb.SoraJob(PROMPT, seconds=4, cache=False)
-    card = JobCard(job, video_limit=10)  # every real video is "too large" here
-    job.wait()
-    thumb = wait_for_media(card, w.Image)
-    assert thumb.value == job.download("thumbnail").read_bytes()
-    hint = wait_for_media(card, w.HTML)
-    assert "job.show()" in hint.value
-    assert not any(isinstance(c, w.Video) for c in card.media.children)
-
-
-def test_failed_job_turns_the_card_red(local: LocalServer) -> None:
+def test_failed_job_turns_the_card_red_at_once(local: LocalServer) -> None:
     job = snb.SoraJob(f"A scene {MODERATION_MARKER}", seconds=4, cache=False)
-    card = JobCard(job)
+    card = JobCard(job, widgets=True)
     with pytest.raises(snb.SoraJobFailed):
         job.wait()
-    assert card.progress.bar_style == "danger"
+    final_of(card)
     err = job.error
-    assert err is not None and err.code in card.status.value
-    assert "color:#cf222e" in card.status.value
-    assert card.media.children == ()
+    assert err is not None and err.code in card.head.value
+    assert "color:#cf222e" in card.head.value and "<video" not in card.head.value
 
 
 def test_cancel_button_stops_polling(local: LocalServer) -> None:
-    job = snb.SoraJob(PROMPT, seconds=4, cache=False)
-    card = JobCard(job)
+    job = snb.SoraJob(PROMPT + " cancelled", seconds=4, cache=False)
+    card = JobCard(job, widgets=True)
     card.cancel_button.click()
     assert job.snapshot().poll_state == "cancelled"
-    assert card.progress.bar_style == "warning" and card.cancel_button.disabled
-    assert "cancelled" in card.status.value
+    assert card.progress.bar_style == "warning"
+    assert card.cancel_button not in card.widget.children
+    assert "cancelled" in card.head.value
+    job.resume().wait()
 
 
 def test_card_holds_the_job_weakly(local: LocalServer) -> None:
     job = snb.SoraJob(PROMPT, seconds=4, cache=False).wait()
-    card = JobCard(job, media=False)
+    card = JobCard(job, widgets=True, fetch_media=False)
     assert card.job is job
     del job
     gc.collect()
     assert card.job is None
     card.cancel()  # harmless once the job is gone
-    assert card.progress.value == 100
 
 
 def test_mimebundle_outside_a_kernel_is_html_and_text(local: LocalServer) -> None:
@@ -238,13 +288,13 @@ def test_mimebundle_outside_a_kernel_is_html_and_text(local: LocalServer) -> Non
     bundle = job_mimebundle(job)
     assert set(bundle) == {"text/plain", "text/html"}
     assert bundle["text/plain"] == repr(job)
-    assert "<progress" in bundle["text/html"]
+    assert "sora-nb-card" in bundle["text/html"]
     assert set(job_mimebundle(job, include={"text/plain"})) == {"text/plain"}
     assert set(job_mimebundle(job, exclude={"text/html"})) == {"text/plain"}
-    assert "<progress" in job._repr_html_()  # the lead's hook delegates to job_html
-    card = JobCard(job, media=False)
+    assert "sora-nb-card" in (job._repr_html_() or "")
+    card = JobCard(job, widgets=True, fetch_media=False)
     view = card._repr_mimebundle_()
-    assert view is not None and view[WIDGET_VIEW]["model_id"] == card.widget.model_id
+    assert view[WIDGET_VIEW]["model_id"] == card.widget.model_id
     job.wait()
 
 
@@ -264,36 +314,13 @@ def test_show_every_variant(local: LocalServer, shell: InteractiveShell, tmp_pat
     assert '<video controls preload="metadata" src="sora_nb_media/video-' in html[0]
     assert (notebook_dir / html[0].split('src="')[1].split('"')[0]).is_file()
     assert html[1].startswith("<img") and 'width="200"' in html[1] and ".webp" in html[1]
-    assert html[2].startswith("<img") and ".jpg" in html[2]
+    # the spritesheet: a scrubber in plain HTML and CSS (it survives the kernel)
+    assert "<style>" in html[2] and ".jpg" in html[2] and ":hover" in html[2]
+    assert "<script" not in html[2] and "frames: move the pointer" in html[2]
+    assert 'poster="sora_nb_media/thumbnail-' in html[0]  # no black box before it plays
     assert 'src="data:video/mp4;base64,' in html[3]
     with pytest.raises(snb.SoraParameterError, match="variant='poster'"):
         job.show("poster")  # type: ignore[arg-type]
-
-
-def test_html_fallback_card_updates_in_place_from_the_calling_thread(
-    local: LocalServer, shell: InteractiveShell
-) -> None:
-    # the path show() takes in a kernel without ipywidgets: one display_id, then updates,
-    # every one published from the calling thread (never from the runtime thread)
-    job = snb.SoraJob(PROMPT, seconds=4, cache=False)
-    threads: set[str] = set()
-    with capture_output() as cap:
-        pub = shell.display_pub
-        record = pub.publish
-
-        def publish(*args: Any, **kwargs: Any) -> None:
-            threads.add(threading.current_thread().name)
-            record(*args, **kwargs)
-
-        pub.publish = publish  # type: ignore[method-assign]
-        _wait_with_html_card(job, min_interval=0.05)
-    first, *rest = cap.outputs
-    assert not first.update and rest and all(o.update for o in rest)
-    ids = {o.transient["display_id"] for o in cap.outputs}
-    assert len(ids) == 1  # every update targets the first display
-    assert 'data-status="completed"' in rest[-1].data["text/html"]
-    assert threads == {threading.current_thread().name}
-    assert job.status == "completed"
 
 
 def test_spritesheet_scrubber_on_a_real_spritesheet(local: LocalServer) -> None:
@@ -305,6 +332,18 @@ def test_spritesheet_scrubber_on_a_real_spritesheet(local: LocalServer) -> None:
     assert scrubber.image.value == scrubber.frames[0]
     scrubber.slider.value = scrubber.slider.max
     assert scrubber.image.value == scrubber.frames[-1]
+
+
+def test_sprite_html_steps_through_every_tile() -> None:
+    page = sprite_html("sora_nb_media/s.jpg", 5, 4, aspect=16 / 9, uid="t1")
+    assert page.count("<i></i>") == 20 and page.count(":hover") == 20
+    assert "background-size:500% 400%" in page
+    assert "background-position:0.000% 0.000%" in page  # the first tile
+    assert "background-position:100.000% 100.000%" in page  # the last
+    hostile = sprite_html("x');}body{color:red", 1, 1, uid="t2")
+    assert "x');}" not in hostile  # the URL is escaped inside the CSS string
+    with pytest.raises(snb.SoraParameterError, match="cols=0"):
+        sprite_html("s.jpg", 0, 1)
 
 
 def test_sprite_grid_finds_the_tiles() -> None:

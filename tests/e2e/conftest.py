@@ -116,7 +116,8 @@ def lab_env(base: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def start_lab(root: Path, base: Path, env: dict[str, str], timeout: float = 90.0) -> Lab:
+def start_lab(root: Path, base: Path, env: dict[str, str], timeout: float = 90.0,
+              extra_args: list[str] | None = None) -> Lab:
     """Start ``jupyter lab`` on 127.0.0.1 (port chosen by the OS) serving ``root``; return
     once it answers. The port is read back from the server's runtime file."""
     token = secrets.token_hex(16)
@@ -129,7 +130,8 @@ def start_lab(root: Path, base: Path, env: dict[str, str], timeout: float = 90.0
     ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         args.append("--allow-root")
-    log = base / "jupyter-lab.log"
+    args += extra_args or []
+    log = base / f"jupyter-lab-{secrets.token_hex(3)}.log"
     with log.open("wb") as sink:
         proc = subprocess.Popen(args, cwd=root, env=env, stdout=sink, stderr=subprocess.STDOUT)
     lab = Lab(proc, 0, token, root, log)

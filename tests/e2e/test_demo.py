@@ -16,7 +16,7 @@ from .conftest import NOTEBOOKS, REPO
 
 pytestmark = pytest.mark.e2e
 
-WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 VIDEOS = """
 () => [...document.querySelectorAll('video')].map(v => {
   if (v.readyState < 2) { v.muted = true; v.play().catch(() => {}); }
@@ -42,20 +42,27 @@ def test_demo_writes_a_notebook_and_a_page_that_plays(
     printed = done.stdout.splitlines()
     assert str(ipynb) in printed and str(page) in printed
     assert "[ 3/" in done.stderr and "100%" in done.stderr
+    # Plain words: the blocked job reads as failed with its code; no widget jargon.
+    assert "failed (moderation_blocked)" in done.stderr, done.stderr
+    assert "widget" not in done.stderr.lower()
     # The demo's own cache is private and gone; the user's was never touched.
     assert not (tmp_path / "ignored-cache").exists()
 
-    # Widget state is stored, and current: the card ended green with the video in it
-    # (its updates come from a background thread, after the cell that showed it).
+    # Every job card in the saved notebook is in its final state, as plain HTML (a card
+    # turns static once its job is final: no widget view left to fail without a kernel).
     nb = json.loads(ipynb.read_text("utf-8"))
-    models = nb["metadata"]["widgets"][WIDGET_STATE]["state"].values()
-    bars = [m["state"] for m in models if m["model_name"] == "IntProgressModel"]
-    # (the order of models in the stored state is not the order of the cells)
-    assert sorted((b["value"], b["bar_style"]) for b in bars) == [(30, "danger"),
-                                                                  (100, "success")]
-    assert any(m["model_name"] == "VideoModel" and m.get("buffers") for m in models)
-    html = page.read_text("utf-8")
-    assert WIDGET_STATE in html
+    cards = [o["data"] for c in nb["cells"] if c["cell_type"] == "code"
+             for o in c.get("outputs", []) if 'class="sora-nb-card"' in
+             "".join(o.get("data", {}).get("text/html", ""))]
+    assert cards and all(WIDGET_VIEW not in d for d in cards)
+    pages = ["".join(d["text/html"]) for d in cards]
+    # the quickstart calls job.show(): its player is the job's one, the card keeps the
+    # poster (one player per job in view)
+    assert any('data-status="completed"' in p and 'href="sora_nb_media/' in p
+               and "played by job.show() below" in p for p in pages)
+    assert any('data-status="failed"' in p and "moderation_blocked" in p for p in pages)
+    assert not any('data-status="queued"' in p or 'data-status="in_progress"' in p
+                   for p in pages)
 
     # Opened from out/, the page finds the media job.show() linked under sora_nb_media/.
     # Nothing but file: URLs is served: the page must play offline.
@@ -65,12 +72,19 @@ def test_demo_writes_a_notebook_and_a_page_that_plays(
     tab = context.new_page()
     try:
         tab.goto(page.as_uri(), wait_until="load")
+        # the cards are there, in their final state, with no network at all
+        assert tab.locator('.sora-nb-card[data-status="completed"]').count() >= 1
+        assert tab.locator('.sora-nb-card[data-status="failed"] .sora-nb-error').count() == 1
+        assert "Error displaying widget" not in tab.content()
         tab.wait_for_function(
             f"() => {{ const v = ({VIDEOS})(); return v.length > 0 && "
             "v.every(x => x.readyState >= 2); }",
             timeout=30_000, polling=250,
         )
         videos = tab.evaluate(VIDEOS)
+        # the card's poster loads too (its player went to job.show() below it)
+        assert tab.evaluate("() => [...document.querySelectorAll('.sora-nb-card img')]"
+                            ".map(i => i.complete && i.naturalWidth > 0)") == [True]
         for video in videos:
             assert video["error"] is None, videos
             assert video["src"].startswith("sora_nb_media/"), videos
