@@ -1,20 +1,63 @@
-"""Run every benchmark (``make bench``): render speed, server latency, merge speed."""
+"""``make bench``: every row (sora_nb, baseline, ratio, target, verdict), written to
+``benchmarks/results/latest.md`` after a full run; exits 1 when a target is MISSED.
+``python -m benchmarks requests inflight`` runs only those (and writes no results file)."""
 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
+import time
+from collections.abc import Callable
 
-MODULES = ("bench_render", "bench_server", "bench_merge", "bench_download")
+from benchmarks._harness import Row, markdown, write_results
+
+#: name -> (module, function returning rows), in the order of issue 13.
+ROWS: dict[str, tuple[str, str]] = {
+    "requests": ("bench_requests", "main"),
+    "inflight": ("bench_inflight", "main"),
+    "download": ("bench_download", "main"),
+    "comms": ("bench_comms", "main"),
+    "server": ("bench_server", "main"),
+    "render": ("bench_render", "main"),
+    "imports": ("bench_imports", "main"),
+    "merge": ("bench_merge", "rows"),
+}
 
 
-def main() -> int:
-    names = sys.argv[1:] or list(MODULES)
+def main(argv: list[str]) -> int:
+    names = argv or list(ROWS)
+    unknown = [n for n in names if n not in ROWS]
+    if unknown:
+        print(f"unknown benchmark(s) {unknown}; choose from {', '.join(ROWS)}", file=sys.stderr)
+        return 2
+    began = time.monotonic()
+    rows: list[Row] = []
     for name in names:
+        module, function = ROWS[name]
         print(f"== {name}", flush=True)
-        importlib.import_module(f"benchmarks.{name}").main()
-    return 0
+        started = time.monotonic()
+        run: Callable[[], list[Row]] = getattr(
+            importlib.import_module(f"benchmarks.{module}"), function)
+        try:
+            got = run()
+        except Exception as exc:  # one broken row must not hide the others: it fails
+            got = [Row(f"{name} benchmark", f"crashed: {type(exc).__name__}: {exc}"[:300],
+                       "-", None, "runs", False)]
+        for row in got:
+            print(row.line(), flush=True)
+            rows.append(row)
+        print(f"   ({time.monotonic() - started:.0f} s)", flush=True)
+    print()
+    print(markdown(rows))
+    if not argv:
+        shared = os.environ.get("SORA_NB_BENCH_SHARED", "1") != "0"
+        print(f"\nwritten to {write_results(rows, time.monotonic() - began, shared)}")
+    missed = [r.what for r in rows if r.ok is False]
+    if missed:
+        print(f"\n{len(missed)} target(s) MISSED: " + "; ".join(missed))
+    return 1 if missed else 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv[1:]))

@@ -18,6 +18,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
+from benchmarks._harness import Row
 from sora_nb._audio import merge_audio
 from sora_nb._ffmpeg import run_ffmpeg
 
@@ -97,3 +98,16 @@ def main() -> dict[str, float]:
 
 if __name__ == "__main__":
     main()
+
+
+def rows() -> list[Row]:
+    """The two merge figures as harness rows."""
+    r = main()
+    return [
+        Row("merge_audio vs plain ffmpeg stream copy", f"{r['merge_audio_s']:.3f} s",
+            f"{r['plain_ffmpeg_s']:.3f} s (ffmpeg -c:v copy -c:a aac)", r["b_over_a"],
+            "<= 2x", r["b_over_a"] <= 2, note="best of 5"),
+        Row("moviepy naive re-encode vs merge_audio", f"{r['merge_audio_s']:.3f} s",
+            f"{r['moviepy_naive_s']:.3f} s (moviepy write_videofile)", r["c_over_b"],
+            ">= 15x slower", r["c_over_b"] >= 15, note="ratio = moviepy / merge_audio"),
+    ]

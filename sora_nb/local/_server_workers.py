@@ -61,9 +61,12 @@ class WorkerPool:
         return subprocess.Popen(
             [sys.executable, "-m", WORKER_MAIN, str(self.niceness)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
-            # a session of their own: a Ctrl-C or a kernel interrupt aimed at the server's
-            # process group is not theirs (the server stops them itself)
-            start_new_session=True,
+            # A process group of their own: a Ctrl-C or a kernel interrupt aimed at the
+            # server's process group is not theirs (the server stops them itself). Not a
+            # session of their own: with Linux autogroup scheduling (on by default) a new
+            # session is a new scheduling group, where `nice` counts only inside the group,
+            # so each render took as much CPU as the server's whole process.
+            process_group=0,
         )
 
     def call(self, function: str, *args: object) -> None:
