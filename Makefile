@@ -7,10 +7,12 @@ STAMP  := $(VENV)/.installed-stamp
 
 .PHONY: demo test check lint bench lab clean
 
-$(STAMP): pyproject.toml
+# requirements-gateway.txt: a real LiteLLM proxy for tests/gateway (why it is not an extra:
+# see the file's header).
+$(STAMP): pyproject.toml requirements-gateway.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q -e '.[test]' -r requirements-gateway.txt
 	@touch $(STAMP)
 
 demo: $(STAMP)

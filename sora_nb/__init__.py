@@ -30,11 +30,17 @@ from ._errors import (
     SoraAuthenticationError,
     SoraConfigError,
     SoraConnectionError,
+    SoraContentError,
     SoraError,
+    SoraJobCancelled,
+    SoraJobExpired,
     SoraJobFailed,
     SoraMediaError,
+    SoraOutcomeUnknown,
     SoraParameterError,
+    SoraProtocolError,
     SoraTimeout,
+    SoraUnsupported,
 )
 from ._grid import CompareGrid, Gallery, compare, gallery
 from ._job import SoraJob
@@ -44,6 +50,7 @@ from ._prompt import enhance_prompt
 from ._reference import ImageFit
 from ._store import HistoryEntry, history
 from ._types import (
+    STATUSES,
     TERMINAL,
     AudioFit,
     AudioInput,
@@ -62,6 +69,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_MODEL",
+    "STATUSES",
     "TERMINAL",
     "AudioFit",
     "AudioInput",
@@ -82,13 +90,19 @@ __all__ = [
     "SoraAuthenticationError",
     "SoraConfigError",
     "SoraConnectionError",
+    "SoraContentError",
     "SoraDurationWarning",
     "SoraError",
     "SoraJob",
+    "SoraJobCancelled",
+    "SoraJobExpired",
     "SoraJobFailed",
     "SoraMediaError",
+    "SoraOutcomeUnknown",
     "SoraParameterError",
+    "SoraProtocolError",
     "SoraTimeout",
+    "SoraUnsupported",
     "SoraVideoStatus",
     "Status",
     "Variant",

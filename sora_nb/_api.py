@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import TypedDict
+from typing import Any, TypedDict
 
-from ._errors import SoraError, SoraJobFailed
+from ._errors import SoraError
 from ._job import SoraJob
-from ._params import DEFAULT_MODEL
+from ._profiles import ProfileName
 from ._types import AudioInput, JobSnapshot, Status, Variant
 
 __all__ = [
@@ -35,23 +35,35 @@ class SoraVideoStatus(TypedDict):
     job completed (``GET`` it with the API key as Bearer token), else ``None``."""
 
     id: str
-    status: Status
-    progress: int
+    #: a ``Status`` (``queued``, ``in_progress``, ``completed``, ``failed``, ``cancelled``,
+    #: ``expired``), or the server's own word when sora_nb does not know it
+    status: Status | str
+    #: ``None`` while the server reports no progress
+    progress: int | None
     url: str | None
 
 
-def generate_video_with_sora(script: str, model: str = DEFAULT_MODEL, duration: float = 8) -> str:
+def generate_video_with_sora(script: str, model: str | None = None,
+                             duration: float | None = None, *,
+                             extra: dict[str, Any] | None = None,
+                             profile: ProfileName | None = None) -> str:
     """Start a Sora job for ``script`` and return its id at once (the job is journaled
-    and polled in the background). ``duration`` is rounded to 4, 8 or 12 seconds; technical
-    scripts get prompt enhancement and 16:9 framing, as in the original TypeScript module."""
-    return SoraJob(script, model=model, seconds=duration).id
+    and polled in the background). On the ``sora`` profile ``model`` defaults to
+    ``DEFAULT_MODEL`` and ``duration`` to 8, rounded to 4, 8 or 12 seconds; a generic
+    server gets them as given (its own defaults for ``None``), plus any ``extra`` fields.
+    Technical scripts get prompt enhancement and 16:9 framing, as in the original
+    TypeScript module."""
+    return SoraJob(script, model=model, seconds=duration, extra=extra, profile=profile).id
 
 
 async def async_generate_video_with_sora(
-    script: str, model: str = DEFAULT_MODEL, duration: float = 8
+    script: str, model: str | None = None, duration: float | None = None, *,
+    extra: dict[str, Any] | None = None, profile: ProfileName | None = None,
 ) -> str:
     """The async twin of ``generate_video_with_sora``."""
-    return (await SoraJob.async_create(script, model=model, seconds=duration)).id
+    job = await SoraJob.async_create(script, model=model, seconds=duration, extra=extra,
+                                     profile=profile)
+    return job.id
 
 
 def get_sora_video_status(video_id: str) -> SoraVideoStatus:
@@ -90,12 +102,11 @@ async def async_download_sora_video_content(video_id: str, variant: Variant = "v
 
 
 def _require_completed(job: SoraJob) -> None:
-    if job.status == "failed":
-        err = job.error
-        raise SoraJobFailed(job, err.code if err else None, err.message if err else None)
+    if job.done and job.status != "completed":
+        job._outcome(0.0)  # raises SoraJobFailed, SoraJobCancelled or SoraJobExpired
     if job.status != "completed":
         raise SoraError(
-            f"Sora job {job.id} is {job.status} ({job.progress}%): its content is not ready; "
+            f"Sora job {job.id} is {job.status}: its content is not ready; "
             f"wait with SoraJob.attach({job.id!r}).wait() or use generate_and_download_sora_video"
         )
 
@@ -103,13 +114,17 @@ def _require_completed(job: SoraJob) -> None:
 def generate_and_download_sora_video(
     script: str,
     audio: AudioInput | None = None,
-    model: str = DEFAULT_MODEL,
-    duration: float = 8,
+    model: str | None = None,
+    duration: float | None = None,
+    *,
+    extra: dict[str, Any] | None = None,
+    profile: ProfileName | None = None,
 ) -> bytes:
     """Generate, wait (at most 10 minutes) and return the MP4 bytes. With ``audio`` (a
     path, the bytes of an audio file, ``(samples, rate)`` or a moviepy clip) the track
-    replaces Sora's soundtrack, fitted to the video's length (see ``merge_audio``)."""
-    job = SoraJob(script, model=model, seconds=duration)
+    replaces Sora's soundtrack, fitted to the video's length (see ``merge_audio``).
+    ``model``, ``duration``, ``extra`` and ``profile`` as for ``generate_video_with_sora``."""
+    job = SoraJob(script, model=model, seconds=duration, extra=extra, profile=profile)
     job.wait(timeout=GENERATE_TIMEOUT)
     if audio is None:
         return job.read_bytes("video")
@@ -119,11 +134,15 @@ def generate_and_download_sora_video(
 async def async_generate_and_download_sora_video(
     script: str,
     audio: AudioInput | None = None,
-    model: str = DEFAULT_MODEL,
-    duration: float = 8,
+    model: str | None = None,
+    duration: float | None = None,
+    *,
+    extra: dict[str, Any] | None = None,
+    profile: ProfileName | None = None,
 ) -> bytes:
     """The async twin of ``generate_and_download_sora_video``."""
-    job = await SoraJob.async_create(script, model=model, seconds=duration)
+    job = await SoraJob.async_create(script, model=model, seconds=duration, extra=extra,
+                                     profile=profile)
     await job.async_wait(timeout=GENERATE_TIMEOUT)
     if audio is None:
         return await job.async_read_bytes("video")

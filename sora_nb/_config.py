@@ -6,13 +6,15 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
 from ._errors import SoraConfigError, SoraParameterError, register_secret
+from ._ids import url_segment
 from ._poller import PollPolicy
+from ._profiles import ProfileName, check_profile, profile_for_url
 
 if TYPE_CHECKING:
     from .local import LocalServer
@@ -37,13 +39,20 @@ LOCAL_JOB_SECONDS = 3.0
 
 @dataclass(frozen=True)
 class Backend:
-    """Where requests go. ``identity`` names the backend for caching and never holds the key."""
+    """Where requests go. ``identity`` names the backend for caching and never holds the key;
+    ``profile`` says which rules requests to it follow (``sora`` or ``generic``)."""
 
     name: BackendName
     base_url: str
     api_key: str = field(repr=False)
     identity: str = ""
-    allow_custom_models: bool = False
+    profile: ProfileName = "sora"
+    #: True when the server honours ``Idempotency-Key`` (a repeated create with the same
+    #: key returns the first job): only then is a create retried after a failure that
+    #: leaves its outcome unknown (a 5xx, a timeout, a connection dropped after sending).
+    #: Servers of the ``sora`` profile do (OpenAI, sora_nb's own backend); ``generic`` ones
+    #: count as not, unless ``configure(idempotent=True)`` says so.
+    idempotent: bool = False
 
     @property
     def label(self) -> str:
@@ -54,8 +63,9 @@ class Backend:
         return "openai" if host == "api.openai.com" else host
 
     def content_url(self, video_id: str, variant: str = "video") -> str:
-        """The URL a client GETs (with the key as Bearer token) to download an asset."""
-        url = f"{self.base_url.rstrip('/')}/videos/{video_id}/content"
+        """The URL a client GETs (with the key as Bearer token) to download an asset (the
+        id percent-encoded as one segment: ids are data, never paths)."""
+        url = f"{self.base_url.rstrip('/')}/videos/{url_segment(video_id)}/content"
         return url if variant == "video" else f"{url}?variant={variant}"
 
 
@@ -67,7 +77,8 @@ class Settings:
     base_url: str | None = None
     api_key: str | None = field(default=None, repr=False)
     cache_dir: Path | None = None
-    allow_custom_models: bool = False
+    profile: ProfileName | None = None
+    idempotent: bool | None = None
     poll: PollPolicy = field(default_factory=PollPolicy)
 
 
@@ -82,16 +93,22 @@ def configure(
     base_url: str | None = None,
     api_key: str | None = None,
     cache_dir: str | Path | None = None,
-    allow_custom_models: bool | None = None,
+    profile: ProfileName | None = None,
+    idempotent: bool | None = None,
     poll: PollPolicy | None = None,
     reset: bool = False,
 ) -> None:
     """Set process-wide defaults. ``backend`` is ``"local"`` (the embedded server, or any
     server at ``base_url``) or ``"openai"`` (OpenAI or an OpenAI-compatible ``base_url``).
-    Arguments left as ``None`` keep their current value; ``reset=True`` first forgets
-    every earlier ``configure()`` (e.g. to go back to the embedded backend)."""
+    ``profile`` (``"sora"`` or ``"generic"``) names the rules requests follow; by default
+    it follows the backend: ``sora`` for OpenAI and the embedded backend, ``generic`` for
+    any other server. Arguments left as ``None`` keep their current value; ``reset=True``
+    first forgets every earlier ``configure()`` (e.g. to go back to the embedded backend).
+    ``idempotent=True`` says the server honours ``Idempotency-Key``, so that creates may
+    be retried after ambiguous failures (default: servers of the ``sora`` profile)."""
     if backend is not None and backend not in ("local", "openai"):
         raise SoraParameterError("backend", backend, "'local' or 'openai'")
+    check_profile(profile)
     if reset:
         reset_settings()
     if backend is not None:
@@ -103,8 +120,12 @@ def configure(
         settings.api_key = api_key
     if cache_dir is not None:
         settings.cache_dir = Path(cache_dir).expanduser()
-    if allow_custom_models is not None:
-        settings.allow_custom_models = allow_custom_models
+    if profile is not None:
+        settings.profile = profile
+    if idempotent is not None:
+        if not isinstance(idempotent, bool):
+            raise SoraParameterError("idempotent", idempotent, "True, False or None")
+        settings.idempotent = idempotent
     if poll is not None:
         settings.poll = poll
 
@@ -132,11 +153,48 @@ def cache_dir() -> Path:
     return path
 
 
-def resolve_backend(backend: BackendName | Backend | None = None) -> Backend:
+def resolve_backend(
+    backend: BackendName | Backend | None = None, *, profile: ProfileName | None = None
+) -> Backend:
     """Pick the backend: explicit argument > ``configure()`` > ``SORA_NB_BACKEND`` >
-    ``OPENAI_API_KEY`` present > the embedded local backend."""
+    ``OPENAI_API_KEY`` present > the embedded local backend; then its profile: ``profile``
+    > ``configure(profile=)`` > what the backend is (see ``profile_for_url``)."""
+    check_profile(profile)
+    chosen = _resolve(backend)
+    named = profile
+    if named is None and not isinstance(backend, Backend):
+        env = os.environ.get("SORA_NB_PROFILE") or None
+        named = settings.profile or check_profile(env, param="SORA_NB_PROFILE")
+    if named is not None and named != chosen.profile:
+        return replace(chosen, profile=named, idempotent=_idempotent(named))
+    return chosen
+
+
+def _idempotent(profile: ProfileName) -> bool:
+    """Whether creates may be retried after an ambiguous failure: as configured, else for
+    the ``sora`` profile only (LiteLLM 1.110.2 was measured not to honour the key)."""
+    return settings.idempotent if settings.idempotent is not None else profile == "sora"
+
+
+def _embedded_at(base_url: str, *, dialect: str = "sora") -> bool:
+    """True when ``base_url`` is a server that ``sora_nb.local`` started in this process in
+    the Sora dialect (``dialect="other"``: in any other dialect, which plays a generic
+    server and so gets the generic profile)."""
+    module = sys.modules.get("sora_nb.local.server")
+    live = getattr(module, "_LIVE", ())
+    wanted = base_url.rstrip("/")
+    for srv in list(live):
+        if srv.base_url.rstrip("/") == wanted:
+            spoken = getattr(srv, "dialect", "sora")
+            return spoken == "sora" if dialect == "sora" else spoken != "sora"
+    return False
+
+
+def _resolve(backend: BackendName | Backend | None) -> Backend:
     if isinstance(backend, Backend):
         return backend
+    if backend is not None and backend not in ("local", "openai"):
+        raise SoraParameterError("backend", backend, "'local', 'openai' or a Backend")
     name = backend or settings.backend or os.environ.get("SORA_NB_BACKEND") or None
     if name is None:
         name = "openai" if os.environ.get("OPENAI_API_KEY") else "local"
@@ -149,19 +207,23 @@ def resolve_backend(backend: BackendName | Backend | None = None) -> Backend:
             )
         register_secret(key)
         url = settings.base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_BASE_URL
-        return Backend(
-            "openai", url, key, identity=f"openai:{url}",
-            allow_custom_models=settings.allow_custom_models,
-        )
+        profile = profile_for_url(url, embedded=_embedded_at(url))
+        return Backend("openai", url, key, identity=f"openai:{url}", profile=profile,
+                       idempotent=_idempotent(profile))
     if name != "local":
         raise SoraParameterError("SORA_NB_BACKEND", name, "'local' or 'openai'")
     if settings.base_url:
         key = settings.api_key or ""
-        return Backend("local", settings.base_url, key, identity=f"local:{settings.base_url}",
-                       allow_custom_models=settings.allow_custom_models)
+        url = settings.base_url
+        # "local" at a base_url is sora_nb's own server (`sora-nb serve`): the sora profile,
+        # unless it is one started here in another dialect
+        profile = "generic" if _embedded_at(url, dialect="other") else "sora"
+        return Backend("local", url, key, identity=f"local:{url}", profile=profile,
+                       idempotent=_idempotent(profile))
     server = embedded_server()
     return Backend(
-        "local", server.base_url, server.api_key, identity=f"local:embedded:{server.data_dir}"
+        "local", server.base_url, server.api_key, identity=f"local:embedded:{server.data_dir}",
+        idempotent=_idempotent("sora"),
     )
 
 
@@ -170,6 +232,8 @@ def embedded_server() -> LocalServer:
     the cache dir (so jobs survive a kernel restart)."""
     global _embedded
     with _embedded_lock:
+        if _embedded is not None and not _embedded.running:
+            _embedded = None  # stopped (by the user, or a `with` block): start a new one
         if _embedded is None:
             from . import local  # deferred: aiohttp and render workers, only when needed
 

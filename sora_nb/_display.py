@@ -11,6 +11,7 @@ from ._errors import SoraParameterError
 from ._types import JobSnapshot
 
 __all__ = [
+    "INDETERMINATE_CSS",
     "MediaKind",
     "check_kind",
     "check_width",
@@ -18,6 +19,7 @@ __all__ = [
     "format_seconds",
     "header_html",
     "job_html",
+    "made_locally_text",
     "media_tag",
     "mime_type",
     "status_html",
@@ -30,12 +32,16 @@ _STATUS_LABEL = {
     "in_progress": "in progress",
     "completed": "completed",
     "failed": "failed",
+    "cancelled": "cancelled on the server",
+    "expired": "expired",
 }
 _STATUS_COLOR = {
     "queued": "#6e7781",
     "in_progress": "#0969da",
     "completed": "#1a7f37",
     "failed": "#cf222e",
+    "cancelled": "#424a53",  # dark neutral grey: stopped, not broken
+    "expired": "#bf8700",  # amber: the assets are gone
 }
 _MIME = {
     ".mp4": "video/mp4",
@@ -76,6 +82,17 @@ def format_seconds(seconds: float | None) -> str:
     return f"{hours}h {minutes:02d}m"
 
 
+def _percent(snap: JobSnapshot) -> str:
+    return "progress not reported" if snap.progress is None else f"{snap.progress}%"
+
+
+def made_locally_text(snap: JobSnapshot) -> str | None:
+    """"thumbnail made from the video" (and the like) when sora_nb made stills itself."""
+    if not snap.made_locally:
+        return None
+    return " and ".join(snap.made_locally) + " made from the video (the server has none)"
+
+
 def _prompt_html(snap: JobSnapshot) -> str:
     original = f"<span>{_e(snap.original_prompt)}</span>"
     if not snap.enhanced:
@@ -103,7 +120,7 @@ def _status_line(snap: JobSnapshot) -> str:
     bits = [
         f'<b class="sora-nb-status" style="color:{color}">'
         f"{_e(_STATUS_LABEL.get(snap.status, snap.status))}</b>",
-        f"{snap.progress}%",
+        _e(_percent(snap)),
         f"elapsed {_e(format_seconds(snap.elapsed))}",
     ]
     remaining = None if snap.terminal else snap.eta
@@ -149,8 +166,9 @@ def status_html(snap: JobSnapshot) -> str:
             f'<div class="sora-nb-error" style="color:{_ERROR_COLOR};font-size:12px;'
             f'margin-top:2px"><b>[{_e(snap.error.code)}]</b> {_e(snap.error.message)}</div>'
         )
-    if snap.note:
-        rows.append(f'<div style="font-size:12px;opacity:.75">{_e(snap.note)}</div>')
+    for line in (snap.note, made_locally_text(snap)):
+        if line:
+            rows.append(f'<div style="font-size:12px;opacity:.75">{_e(line)}</div>')
     return "".join(rows)
 
 
@@ -161,7 +179,8 @@ def job_html(snap: JobSnapshot, thumbnail_src: str | None = None) -> str:
     color = _STATUS_COLOR.get(snap.status, "#6e7781")
     parts = [
         header_html(snap),
-        f'<progress max="100" value="{int(snap.progress)}" '
+        # no value attribute: the browser's own indeterminate (animated) bar
+        f'<progress max="100"{_value_attr(snap)} '
         f'style="width:100%;height:12px;accent-color:{color}"></progress>',
         status_html(snap),
     ]
@@ -177,6 +196,22 @@ def job_html(snap: JobSnapshot, thumbnail_src: str | None = None) -> str:
         'font-family:system-ui,-apple-system,Segoe UI,sans-serif">' + "".join(parts) + "</div>"
     )
 
+
+def _value_attr(snap: JobSnapshot) -> str:
+    if snap.progress is None and not snap.terminal:
+        return ""
+    return f' value="{int(snap.progress or 0)}"'
+
+
+#: Stripes that move, for an ipywidgets bar whose job reports no progress (``IntProgress``
+#: has no indeterminate state): the card adds the ``sora-nb-indeterminate`` class to it.
+INDETERMINATE_CSS = (
+    "<style>.sora-nb-indeterminate .progress-bar{background-image:repeating-linear-gradient("
+    "-45deg,rgba(255,255,255,.35) 0 10px,transparent 10px 20px);background-size:28px 28px;"
+    "animation:sora-nb-stripes 1s linear infinite}"
+    "@keyframes sora-nb-stripes{from{background-position:0 0}to{background-position:28px 0}}"
+    "</style>"
+)
 
 
 

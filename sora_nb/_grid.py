@@ -179,8 +179,10 @@ class Gallery(_GridDisplay):
     swaps a video player in. Thumbnails come from the download cache, else are fetched in
     the background (jobs of the current backend only)."""
 
-    def __init__(self, entries: Sequence[HistoryEntry]) -> None:
+    def __init__(self, entries: Sequence[HistoryEntry], note: str | None = None) -> None:
         self.entries: list[HistoryEntry] = list(entries)
+        #: One quiet line above the tiles, e.g. that the backend has no list of its own.
+        self.note = note
         self._widget: Any = None
         self._tiles: dict[str, Any] = {}
 
@@ -194,7 +196,8 @@ class Gallery(_GridDisplay):
         prompt = entry.original_prompt or entry.prompt
         if len(prompt) > 140:
             prompt = prompt[:137] + "..."
-        color = {"completed": "#1a7f37", "failed": "#cf222e"}.get(entry.status, "#0969da")
+        color = {"completed": "#1a7f37", "failed": "#cf222e", "cancelled": "#424a53",
+                 "expired": "#bf8700"}.get(entry.status, "#0969da")
         age = format_seconds(max(0.0, time.time() - entry.created_at))
         return (
             f'<div style="font-size:12px;line-height:1.4"><b style="color:{color}">'
@@ -214,6 +217,8 @@ class Gallery(_GridDisplay):
             self._widget = w.GridBox(tiles, layout=w.Layout(
                 grid_template_columns="repeat(auto-fill, minmax(220px, 1fr))", grid_gap="10px"
             ))
+            if self.note:
+                self._widget = w.VBox([w.HTML(self._note_html()), self._widget])
         return self._widget
 
     def _tile(self, entry: HistoryEntry) -> Any:
@@ -267,8 +272,14 @@ class Gallery(_GridDisplay):
                 '<div style="border:1px solid rgba(127,127,127,.35);padding:6px">'
                 f"{img}{self._info_html(entry)}</div>"
             )
-        return (f'<div class="sora-nb-gallery" style="{_GRID.format(w=220)}">'
+        return (self._note_html() + f'<div class="sora-nb-gallery" style="{_GRID.format(w=220)}">'
                 + "".join(tiles) + "</div>")
+
+    def _note_html(self) -> str:
+        if not self.note:
+            return ""
+        return (f'<div class="sora-nb-gallery-note" style="font-size:11px;opacity:.65">'
+                f"{html.escape(self.note)}</div>")
 
 
 def _set_media(media: Any, path: Path, variant: str) -> None:
@@ -294,6 +305,7 @@ def gallery(limit: int = 24, *, backend: bool = True) -> Gallery:
     (jobs made elsewhere, and fresher statuses). An unreachable backend is skipped."""
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise SoraParameterError("limit", limit, "a positive int (number of jobs to show)")
-    entries = backend_history(history(), limit) if backend else history()
-    return Gallery(entries[:limit])
+    notes: list[str] = []
+    entries = backend_history(history(), limit, notes) if backend else history()
+    return Gallery(entries[:limit], note=notes[0] if notes else None)
 

@@ -12,38 +12,46 @@ from dataclasses import replace
 from openai.types import Video
 
 from ._config import resolve_backend, settings
-from ._errors import SoraError
+from ._errors import SoraError, SoraUnsupported
 from ._runtime import runtime
 from ._store import HistoryEntry
+from ._types import normalize_status
 from ._videos import list_videos
+from ._wire import entry_from_video, field, progress_of
 
 __all__ = ["backend_history"]
 
 log = logging.getLogger("sora_nb")
 
 
-def backend_history(journal: list[HistoryEntry], limit: int) -> list[HistoryEntry]:
+def backend_history(journal: list[HistoryEntry], limit: int,
+                    notes: list[str] | None = None) -> list[HistoryEntry]:
     """``journal`` merged with the current backend's ``limit`` newest jobs (statuses from
-    the backend win), newest first. If the backend cannot be reached, ``journal`` as is."""
+    the backend win, source ids from the journal), newest first. If the backend cannot be
+    reached, or has no list, ``journal`` as is, and one line saying so in ``notes``."""
     try:
         backend = resolve_backend()
         # one retry at most: a gallery should not stall on a backend that is away
         quick = replace(settings.poll, max_failures=1)
         videos: list[Video] = runtime.run(list_videos(backend, limit, quick))
+    except SoraUnsupported as exc:
+        line = f"{exc.server} has no list of jobs: showing this machine's journal"
+        log.info("sora_nb: %s", line)
+        if notes is not None:
+            notes.append(line)
+        return journal
     except SoraError as exc:
         log.warning("sora_nb: the backend's list is unavailable (%s)", exc)
+        if notes is not None:
+            notes.append("the backend's list is unavailable: showing this machine's journal")
         return journal
     by_id = {e.id: e for e in journal}
     for v in videos:
         known = by_id.get(v.id)
         if known is not None:
-            by_id[v.id] = replace(known, status=v.status, progress=int(v.progress or 0))
+            by_id[v.id] = replace(known, status=normalize_status(field(v, "status")),
+                                  progress=progress_of(field(v, "progress")) or 0)
         else:
-            by_id[v.id] = HistoryEntry(
-                id=v.id, prompt=v.prompt or "", original_prompt=v.prompt or "",
-                model=str(v.model), seconds=int(v.seconds), size=str(v.size),
-                backend=backend.identity, created_at=float(v.created_at), status=v.status,
-                progress=int(v.progress or 0), remixed_from=v.remixed_from_video_id,
-                kind="listed",
-            )
+            by_id[v.id] = entry_from_video(v, video_id=v.id, backend=backend.identity,
+                                           original_prompt=None, kind="listed")
     return sorted(by_id.values(), key=lambda e: e.created_at, reverse=True)

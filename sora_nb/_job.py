@@ -25,26 +25,28 @@ from ._config import Backend, BackendName, resolve_backend, settings
 from ._errors import (
     SoraConnectionError,
     SoraError,
+    SoraJobCancelled,
+    SoraJobExpired,
     SoraJobFailed,
     SoraParameterError,
     SoraTimeout,
     from_sdk,
 )
 from ._fs import atomic_path
-from ._jobstate import JobState
+from ._jobstate import JobState, is_final
 from ._params import (
-    DEFAULT_MODEL,
-    DEFAULT_SECONDS,
     VideoParams,
     build_params,
     normalize_prompt,
     normalize_seconds,
 )
 from ._poller import PollPolicy, TransientFailure, poll_until_done, retry_reason
+from ._profiles import normalize_generic_seconds
 from ._prompt import enhance_prompt
 from ._runtime import runtime
-from ._types import TERMINAL, VARIANTS, JobOptions, Variant, allowed
+from ._types import VARIANTS, JobOptions, Variant, allowed, normalize_status
 from ._views import views
+from ._wire import error_of, field, progress_of, time_of
 
 if TYPE_CHECKING:
     from ._audio import MergedVideo
@@ -127,7 +129,9 @@ class SoraJob(JobState):
             _videos.journal_created(video, backend, video.prompt or "", "attached", None)
         job = cls.__new__(cls)
         job._setup(video, backend, original, from_cache=False)
-        job._created = float(video.created_at)
+        job._created = time_of(field(video, "created_at")) or job._created
+        # the journal's source id is sora_nb's own; a gateway may rewrite the server's
+        job._source_id = known[video_id].remixed_from if video_id in known else None
         return job
 
     # -- polling ----------------------------------------------------------------------
@@ -144,7 +148,7 @@ class SoraJob(JobState):
         try:
             ended = await poll_until_done(
                 lambda: _videos.retrieve_with_headers(self._backend, self.id),
-                lambda video: video.status in TERMINAL,
+                is_final,
                 policy, on_result=self._polled, on_retry=self._retrying,
             )
         except asyncio.CancelledError:
@@ -168,10 +172,10 @@ class SoraJob(JobState):
                 ))
 
     def _polled(self, video: Video) -> None:
-        if video.status in TERMINAL:
-            err = video.error
-            _store.journal_status(self.id, video.status, video.progress,
-                                  err.code if err else None, err.message if err else None)
+        if is_final(video):
+            code, message = error_of(video)
+            _store.journal_status(self.id, normalize_status(field(video, "status")),
+                                  progress_of(field(video, "progress")) or 0, code, message)
             self._update(video, poll_state="done", note=None)
         else:
             self._update(video, note=None)
@@ -240,9 +244,10 @@ class SoraJob(JobState):
     def _outcome(self, waited: float) -> SoraJob:
         if self.status == "completed":
             return self
-        if self.status == "failed":
+        if self.status in _FAILURES:
             err = self.error
-            raise SoraJobFailed(self, err.code if err else None, err.message if err else None)
+            kind = _FAILURES[self.status]
+            raise kind(self, err.code if err else None, err.message if err else None)
         if self._poll_state == "timed_out":
             raise SoraTimeout(self, waited)
         if self._poll_state == "error" and self._failure is not None:
@@ -279,9 +284,8 @@ class SoraJob(JobState):
             await self.async_wait()
         future = self._downloads.get(variant)
         if future is None or (future.done() and future.exception() is not None):
-            future = asyncio.ensure_future(
-                _videos.download_asset(self._backend, self.id, variant, settings.poll)
-            )
+            future = asyncio.ensure_future(_videos.download_asset(
+                self._backend, self.id, variant, settings.poll, self._made_from_video))
             self._downloads[variant] = future
         cached = await asyncio.shield(future)
         if path is None:
@@ -292,6 +296,11 @@ class SoraJob(JobState):
         with atomic_path(target) as tmp:
             shutil.copyfile(cached, tmp)
         return target
+
+    def _made_from_video(self, variant: Variant) -> None:
+        """A still sora_nb made from the MP4 (the server has none): the card says so."""
+        if variant not in self._made_locally:
+            self._update(made_locally=(*self._made_locally, variant))
 
     # -- derived jobs -----------------------------------------------------------------
 
@@ -307,17 +316,23 @@ class SoraJob(JobState):
 
     def extend(self, prompt: str, seconds: float | int | str = 4, *, enhance: bool = True
                ) -> SoraJob:
-        """A new job that continues this one by ``seconds`` (4, 8 or 12)."""
+        """A new job that continues this one by ``seconds`` (4, 8 or 12 on the ``sora``
+        profile; whole seconds as given on ``generic``)."""
         self.wait()
-        return runtime.run(self._derive("extend", prompt, enhance, normalize_seconds(seconds)))
+        return runtime.run(self._derive("extend", prompt, enhance, self._extension(seconds)))
 
     async def async_extend(self, prompt: str, seconds: float | int | str = 4, *,
                            enhance: bool = True) -> SoraJob:
         """The async twin of ``extend``."""
         await self.async_wait()
         return await runtime.wrap(
-            self._derive("extend", prompt, enhance, normalize_seconds(seconds))
+            self._derive("extend", prompt, enhance, self._extension(seconds))
         )
+
+    def _extension(self, seconds: float | int | str) -> int | None:
+        if self._backend.profile == "sora":
+            return normalize_seconds(seconds)
+        return normalize_generic_seconds(seconds)
 
     def edit(self, prompt: str, *, enhance: bool = True) -> SoraJob:
         """A new job that edits this (finished) one as ``prompt`` says."""
@@ -337,10 +352,13 @@ class SoraJob(JobState):
                                            seconds, settings.poll)
         job = SoraJob.__new__(SoraJob)
         job._setup(video, self._backend, original, from_cache=False)
+        # sora_nb's own record of the source: a gateway rewrites remixed_from_video_id
+        job._update(source_id=self.id)
         return job
 
     def delete(self) -> None:
-        """Delete the job and its assets on the backend, and its cached downloads here."""
+        """Delete the job and its assets on the backend, and its cached downloads here.
+        Raises ``SoraUnsupported`` (and keeps everything) on a server without delete."""
         runtime.run(self._delete())
 
     async def async_delete(self) -> None:
@@ -348,9 +366,9 @@ class SoraJob(JobState):
         await runtime.wrap(self._delete())
 
     async def _delete(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
         await _videos.delete_video(self._backend, self.id, settings.poll)
+        if self._task is not None:  # only once the server deleted it
+            self._task.cancel()
         self._downloads.clear()
         _live.pop(self.id, None)
         self._update(poll_state="done" if self.done else "cancelled", note="deleted")
@@ -389,15 +407,22 @@ class SoraJob(JobState):
 
 
 def _prepare(prompt: str, options: JobOptions) -> tuple[VideoParams, Backend, bool]:
-    """Resolve the backend and validate everything, before any request is sent."""
+    """Resolve the backend and its profile, and validate everything by that profile's
+    rules, before any request is sent."""
     unknown = sorted(set(options) - JobOptions.__optional_keys__)
     if unknown:
         raise TypeError(f"SoraJob() got an unexpected keyword argument {unknown[0]!r}")
-    backend = resolve_backend(options.get("backend"))
+    backend = resolve_backend(options.get("backend"), profile=options.get("profile"))
     params = build_params(
-        prompt, model=options.get("model", DEFAULT_MODEL),
-        seconds=options.get("seconds", DEFAULT_SECONDS), size=options.get("size"),
-        input_reference=options.get("input_reference"), fit=options.get("fit"),
-        enhance=options.get("enhance", True), allow_custom_models=backend.allow_custom_models,
+        prompt, model=options.get("model"), seconds=options.get("seconds"),
+        size=options.get("size"), input_reference=options.get("input_reference"),
+        fit=options.get("fit"), enhance=options.get("enhance", True),
+        profile=backend.profile, extra=options.get("extra"),
     )
     return params, backend, options.get("cache", True)
+
+
+#: The error ``wait()`` raises for each final status without a video.
+_FAILURES: dict[str, type[SoraJobFailed]] = {
+    "failed": SoraJobFailed, "cancelled": SoraJobCancelled, "expired": SoraJobExpired,
+}

@@ -16,9 +16,10 @@ from typing import Any
 from openai.types import Video
 
 from ._config import Backend
-from ._types import TERMINAL, JobError, JobSnapshot, PollState, Status
+from ._types import TERMINAL, JobError, JobSnapshot, PollState, Status, Variant, normalize_status
+from ._wire import field, progress_of, seconds_of, text_of, time_of
 
-__all__ = ["JobState", "Observer", "remaining_seconds"]
+__all__ = ["JobState", "Observer", "is_final", "remaining_seconds"]
 
 log = logging.getLogger("sora_nb")
 Observer = Callable[[JobSnapshot], None]
@@ -36,17 +37,24 @@ class JobState:
         self.id = video.id
         self._backend = backend
         self.original_prompt = original_prompt if original_prompt is not None else (
-            video.prompt or ""
+            text_of(field(video, "prompt"))
         )
         self.from_cache = from_cache
         self._lock = threading.Lock()
         self._notify = threading.RLock()
         self._observers: list[Observer] = []
         self._video = video
-        self._created = float(video.created_at) if from_cache else time.time()
+        created = time_of(field(video, "created_at"))
+        self._created = created if from_cache and created is not None else time.time()
         self._finished: float | None = (
-            float(video.completed_at or time.time()) if video.status in TERMINAL else None
+            (time_of(field(video, "completed_at")) or time.time()) if is_final(video) else None
         )
+        #: the highest progress the server reported (on screen it never goes back)
+        self._progress_max: int | None = progress_of(field(video, "progress"))
+        #: sora_nb's own record of the source of a derived job (a gateway rewrites the
+        #: server's remixed_from_video_id)
+        self._source_id: str | None = None
+        self._made_locally: tuple[Variant, ...] = ()
         self._poll_state: PollState = "active"
         self._note: str | None = None
         self._rate: tuple[float, int] | None = None
@@ -58,42 +66,49 @@ class JobState:
         return self._video
 
     @property
-    def status(self) -> Status:
-        """``queued``, ``in_progress``, ``completed`` or ``failed`` (the last one polled)."""
-        return self._video.status
+    def status(self) -> Status | str:
+        """``queued``, ``in_progress``, ``completed``, ``failed``, ``cancelled`` or
+        ``expired`` (what servers call ``pending``, ``processing``, ``succeeded``... is
+        mapped), or the server's own word if sora_nb does not know it (never final)."""
+        return normalize_status(field(self._video, "status"))
 
     @property
-    def progress(self) -> int:
-        """Percent done, 0 to 100 (100 once completed)."""
-        return 100 if self._video.status == "completed" else int(self._video.progress or 0)
+    def progress(self) -> int | None:
+        """Percent done: the highest the server reported (it never goes back), 100 once
+        completed; ``None`` while the server reports no progress at all."""
+        return 100 if self.status == "completed" else self._progress_max
 
     @property
     def error(self) -> JobError | None:
-        """The server's code and message for a failed job; ``None`` otherwise."""
-        err = self._video.error
-        if err is None and self._video.status != "failed":
+        """The server's code and message for a job that ended without a video; ``None``
+        otherwise."""
+        err = field(self._video, "error")
+        status = self.status
+        if err is None and status not in _NO_VIDEO:
             return None
-        return JobError(err.code if err else "unknown_error", err.message if err else "")
+        code, message = field(err, "code"), field(err, "message")
+        default = "unknown_error" if status == "failed" else str(status)
+        return JobError(text_of(code) or default, text_of(message))
 
     @property
     def prompt(self) -> str:
         """The prompt sent to the backend (after prompt enhancement)."""
-        return self._video.prompt or self.original_prompt
+        return text_of(field(self._video, "prompt")) or self.original_prompt
 
     @property
     def model(self) -> str:
         """The model the backend renders with, e.g. ``sora-2``."""
-        return str(self._video.model)
+        return text_of(field(self._video, "model"))
 
     @property
     def size(self) -> str:
         """The resolution, ``"WIDTHxHEIGHT"``."""
-        return str(self._video.size)
+        return text_of(field(self._video, "size"))
 
     @property
     def seconds(self) -> int:
-        """The video's length in seconds."""
-        return int(self._video.seconds)
+        """The video's length in seconds (0 if the server did not say)."""
+        return seconds_of(field(self._video, "seconds"))
 
     @property
     def backend(self) -> Backend:
@@ -103,7 +118,8 @@ class JobState:
     @property
     def created_at(self) -> float:
         """When the backend created the job (Unix time)."""
-        return float(self._video.created_at)
+        created = time_of(field(self._video, "created_at"))
+        return created if created is not None else self._created
 
     @property
     def elapsed(self) -> float:
@@ -113,8 +129,14 @@ class JobState:
 
     @property
     def done(self) -> bool:
-        """True once the job completed or failed."""
-        return self._video.status in TERMINAL
+        """True once the job is final: completed, failed, cancelled or expired."""
+        return self.status in TERMINAL
+
+    @property
+    def remixed_from(self) -> str | None:
+        """The id of the job this one was derived from, by sora_nb's own record (a gateway
+        may rewrite the server's ``remixed_from_video_id``)."""
+        return self._source_id or (text_of(field(self._video, "remixed_from_video_id")) or None)
 
     @property
     def url(self) -> str:
@@ -127,19 +149,20 @@ class JobState:
             return self._snapshot_locked()
 
     def _snapshot_locked(self) -> JobSnapshot:
-        v = self._video
+        status, progress = self.status, self.progress
         return JobSnapshot(
-            id=self.id, status=v.status, progress=self.progress, prompt=self.prompt,
+            id=self.id, status=status, progress=progress, prompt=self.prompt,
             original_prompt=self.original_prompt, model=self.model, size=self.size,
             seconds=self.seconds, backend=self._backend.label, from_cache=self.from_cache,
             created_at=self.created_at, elapsed=self.elapsed, error=self.error,
             poll_state=self._poll_state, note=self._note,
-            eta=remaining_seconds(self._rate, time.time(), self.progress, v.status),
-            remixed_from=v.remixed_from_video_id,
+            eta=remaining_seconds(self._rate, time.time(), progress, status),
+            remixed_from=self.remixed_from, made_locally=self._made_locally,
         )
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.id} {self.status} {self.progress}%>"
+        shown = "" if self.progress is None else f" {self.progress}%"
+        return f"<{type(self).__name__} {self.id} {self.status}{shown}>"
 
     # -- observers --------------------------------------------------------------------
 
@@ -188,14 +211,18 @@ class JobState:
     def _apply(self, video: Video | None, changes: dict[str, Any]) -> None:
         with self._lock:
             if video is not None:
-                if self._rate is None and video.status == "in_progress":
-                    self._rate = (time.time(), int(video.progress or 0))
+                reported = progress_of(field(video, "progress"))
+                if reported is not None:  # on screen, progress never goes backwards
+                    self._progress_max = max(reported, self._progress_max or 0)
+                if (self._rate is None and reported is not None
+                        and normalize_status(field(video, "status")) == "in_progress"):
+                    self._rate = (time.time(), self._progress_max or 0)
                 self._video = video
-                if video.status in TERMINAL and self._finished is None:
+                if is_final(video) and self._finished is None:
                     self._finished = time.time()
             for name, value in changes.items():
                 setattr(self, f"_{name}", value)
-            settled = self._video.status in TERMINAL or self._poll_state != "active"
+            settled = self.done or self._poll_state != "active"
             snap = self._snapshot_locked()
             observers = list(self._observers)
         if not settled:
@@ -206,12 +233,21 @@ class JobState:
             self._settled.set()
 
 
-def remaining_seconds(first: tuple[float, int] | None, now: float, progress: int,
+#: Final statuses without a video.
+_NO_VIDEO = frozenset({"failed", "cancelled", "expired"})
+
+
+def is_final(video: object) -> bool:
+    """Whether a server's ``Video`` is in a final status (after ``normalize_status``)."""
+    return normalize_status(field(video, "status")) in TERMINAL
+
+
+def remaining_seconds(first: tuple[float, int] | None, now: float, progress: int | None,
                       status: str) -> float | None:
     """The ETA of a job: its progress rate since ``first`` (the time and percent when it
     was first seen in progress) extrapolated to 100. ``None`` unless it is in progress and
-    has moved since."""
-    if first is None or status != "in_progress":
+    has moved since (never without reported progress)."""
+    if first is None or progress is None or status != "in_progress":
         return None
     t0, p0 = first
     if progress <= p0:

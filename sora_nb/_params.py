@@ -1,5 +1,6 @@
 """Validation and normalisation of request parameters (pure functions): model, seconds
-(rounded to 4/8/12), size, prompt and reference image. The local server shares the constants."""
+(rounded to 4/8/12), size, prompt and reference image, by server profile (``_profiles``).
+The local server shares the constants."""
 
 from __future__ import annotations
 
@@ -11,13 +12,22 @@ import os
 import re
 import sys
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
 from ._errors import SoraParameterError
+from ._profiles import (
+    ProfileName,
+    check_profile,
+    extra_form_fields,
+    normalize_extra,
+    normalize_generic_model,
+    normalize_generic_seconds,
+    normalize_generic_size,
+)
 from ._prompt import MAX_PROMPT_CHARS, enhance_prompt
 from ._reference import IMAGE_FITS, ImageFit, ReferenceImage, load_reference
 from ._types import SIZES
@@ -75,14 +85,14 @@ class SoraDurationWarning(UserWarning):
 
 _MODEL_ALLOWED = (
     "'sora-2' (default), 'sora-2-pro' or a dated snapshot such as 'sora-2-2025-10-06' "
-    "(pass allow_custom_models=True for a compatible server's own model names)"
+    "(a server with its own model names takes profile='generic')"
 )
 _SECONDS_ALLOWED = "4, 8 or 12 (other positive numbers are rounded to the nearest)"
 
 
-def normalize_model(model: object, *, allow_custom: bool = False) -> str:
+def normalize_model(model: object) -> str:
     """Return the model name to send: ``sora-2`` (for ``None``), ``sora-2-pro`` or a dated
-    snapshot. Unknown names are refused unless ``allow_custom`` (then any non-empty str)."""
+    snapshot. Other names are refused (the ``generic`` profile takes any)."""
     if model is None:
         return DEFAULT_MODEL
     if not isinstance(model, str) or not model.strip():
@@ -90,8 +100,6 @@ def normalize_model(model: object, *, allow_custom: bool = False) -> str:
     name = model.strip()
     if is_known_model(name.lower()):
         return name.lower()
-    if allow_custom:
-        return name
     raise SoraParameterError("model", model, _MODEL_ALLOWED)
 
 
@@ -107,10 +115,12 @@ def round_seconds(value: float) -> int:
 
 
 def normalize_seconds(value: object) -> int:
-    """Return 4, 8 or 12 for a positive number or numeric string, warning with
-    ``SoraDurationWarning`` when rounding changed it. Bools, NaN, inf, zero, negatives and
-    non-numbers raise ``SoraParameterError``."""
+    """Return 4, 8 or 12 for a positive number or numeric string (``DEFAULT_SECONDS`` for
+    ``None``), warning with ``SoraDurationWarning`` when rounding changed it. Bools, NaN,
+    inf, zero, negatives and non-numbers raise ``SoraParameterError``."""
     number: float
+    if value is None:
+        return DEFAULT_SECONDS
     if isinstance(value, bool) or not isinstance(value, (numbers.Real, str)):
         raise SoraParameterError("seconds", value, _SECONDS_ALLOWED)
     try:
@@ -169,6 +179,15 @@ def normalize_prompt(prompt: object, *, param: str = "prompt") -> str:
         raise SoraParameterError(param, prompt, allowed, detail="it is empty")
     if len(text) > MAX_PROMPT_CHARS:
         raise SoraParameterError(param, prompt, allowed, detail=f"it has {len(text):,}")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate: no server can receive it
+        where = exc.start
+        raise SoraParameterError(
+            param, prompt, allowed + " of valid Unicode",
+            detail=f"character {where} is a lone surrogate (U+{ord(text[where]):04X}), "
+            "which UTF-8 cannot carry",
+        ) from None
     return text
 
 
@@ -188,19 +207,25 @@ def _caller_stacklevel() -> int:
 @dataclass(frozen=True)
 class VideoParams:
     """A validated request: what ``client.videos.create`` receives, plus the user's own
-    prompt (``prompt`` starts with ``original_prompt``; the rest is the enhancement)."""
+    prompt (``prompt`` starts with ``original_prompt``; the rest is the enhancement).
+    On the ``generic`` profile ``model``, ``seconds`` and ``size`` may be ``None`` (not
+    sent: the server's default), ``extra`` holds server-specific fields and
+    ``reference_url`` a reference image given by URL (sent as ``image_reference``)."""
 
     prompt: str
     original_prompt: str
-    model: str
-    seconds: int
-    size: str
+    model: str | None
+    seconds: int | None
+    size: str | None
     reference: ReferenceImage | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    profile: ProfileName = "sora"
+    reference_url: str | None = None
 
     def cache_key(self, backend: str) -> str:
-        """A sha256 hex digest over the normalised parameters, the reference image's hash
-        and ``backend`` (an identity such as a base URL; never a key)."""
-        payload = {
+        """A sha256 hex digest over the normalised parameters, the reference image's hash,
+        the extra fields and ``backend`` (an identity such as a base URL; never a key)."""
+        payload: dict[str, Any] = {
             "v": 1,
             "backend": backend,
             "prompt": self.prompt,
@@ -209,21 +234,46 @@ class VideoParams:
             "size": self.size,
             "reference": self.reference.sha256 if self.reference else None,
         }
+        # Only when used, so the keys of plain Sora requests stay what they always were.
+        if self.extra:
+            payload["extra"] = self.extra
+        if self.profile != "sora":
+            payload["profile"] = self.profile
+        if self.reference_url is not None:
+            payload["reference_url"] = self.reference_url
         blob = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode("utf-8")
         return hashlib.sha256(blob).hexdigest()
 
     def create_kwargs(self) -> dict[str, Any]:
         """The keyword arguments of ``client.videos.create(**kwargs)``."""
-        kwargs: dict[str, Any] = {
-            "prompt": self.prompt,
-            "model": self.model,
-            "seconds": str(self.seconds),
-            "size": self.size,
-        }
+        kwargs: dict[str, Any] = {"prompt": self.prompt}
+        if self.model is not None:
+            kwargs["model"] = self.model
+        if self.seconds is not None:
+            kwargs["seconds"] = str(self.seconds)
+        if self.size is not None:
+            kwargs["size"] = self.size
         if self.reference is not None:
             ref = self.reference
             kwargs["input_reference"] = (ref.filename, ref.data, ref.mime)
+        body = extra_form_fields(self.extra)
+        if self.reference_url is not None:
+            # vLLM-Omni's JSON-safe reference (protocol/videos.py: UrlImageReference), sent
+            # as JSON text in the multipart form like its other object fields.
+            body["image_reference"] = json.dumps({"image_url": self.reference_url})
+        if body:
+            kwargs["extra_body"] = body
         return kwargs
+
+    def json_body(self) -> dict[str, Any]:
+        """The create as a JSON body (for servers that take text-to-video creates as JSON
+        only, such as SGLang): the same fields, ``extra`` values as themselves."""
+        body: dict[str, Any] = {k: v for k, v in self.create_kwargs().items()
+                                if k not in ("extra_body", "input_reference")}
+        body.update(self.extra)
+        if self.reference_url is not None:
+            body["image_reference"] = {"image_url": self.reference_url}
+        return body
 
 
 def build_params(
@@ -235,18 +285,38 @@ def build_params(
     input_reference: str | os.PathLike[str] | bytes | Image.Image | ReferenceImage | None = None,
     fit: ImageFit | None = None,
     enhance: bool = True,
-    allow_custom_models: bool = False,
+    profile: ProfileName = "sora",
+    extra: dict[str, Any] | None = None,
 ) -> VideoParams:
-    """Validate and normalise every parameter of a video request (see the ``normalize_*``
-    functions and ``load_reference``); ``enhance`` runs ``enhance_prompt`` on the prompt."""
+    """Validate and normalise every parameter of a video request by the rules of
+    ``profile`` (see the ``normalize_*`` functions here and in ``_profiles``, and
+    ``load_reference``); ``enhance`` runs ``enhance_prompt`` on the prompt. On the
+    ``generic`` profile an ``http(s)://`` or ``data:image/`` URL as ``input_reference`` is
+    sent as vLLM-Omni's ``image_reference`` JSON instead of an upload."""
+
     if not isinstance(enhance, bool):
         raise SoraParameterError("enhance", enhance, "True or False")
+    profile = check_profile(profile) or "sora"
     original = normalize_prompt(prompt)
-    name = normalize_model(model, allow_custom=allow_custom_models)
-    duration = normalize_seconds(seconds)
-    dimensions = normalize_size(size, name)
+    fields = normalize_extra(extra)
+    name: str | None
+    duration: int | None
+    dimensions: str | None
+    if profile == "sora":
+        name = normalize_model(model)
+        duration = normalize_seconds(seconds)
+        dimensions = normalize_size(size, name)
+    else:
+        name = normalize_generic_model(model)
+        duration = normalize_generic_seconds(seconds)
+        dimensions = normalize_generic_size(size)
     reference = None
-    if input_reference is not None:
+    url = _reference_url(input_reference) if profile == "generic" else None
+    if url is not None:
+        if "image_reference" in fields:
+            raise SoraParameterError("extra", extra, "no 'image_reference' key when "
+                                     "input_reference is given (it is sent as image_reference)")
+    elif input_reference is not None:
         reference = load_reference(input_reference, dimensions, fit)
     elif fit is not None and fit not in IMAGE_FITS:
         raise SoraParameterError("fit", fit, "'crop', 'pad' or None")
@@ -257,4 +327,14 @@ def build_params(
         seconds=duration,
         size=dimensions,
         reference=reference,
+        extra=fields,
+        profile=profile,
+        reference_url=url,
     )
+
+
+def _reference_url(ref: object) -> str | None:
+    """``ref`` if it is an image URL a generic server fetches itself, else ``None``."""
+    if isinstance(ref, str) and re.match(r"^(https?://\S+|data:image/[a-z0-9.+-]+;base64,)", ref):
+        return ref
+    return None

@@ -85,7 +85,7 @@ def _fit(img: Image.Image, width: int, height: int, fit: ImageFit) -> Image.Imag
 
 def load_reference(
     ref: str | os.PathLike[str] | bytes | Image.Image | ReferenceImage,
-    size: str,
+    size: str | None,
     fit: ImageFit | None = None,
 ) -> ReferenceImage:
     """Read and check a reference image for a video of ``size`` pixels.
@@ -94,10 +94,19 @@ def load_reference(
     ``size`` pixels. Otherwise ``fit="crop"`` scales to cover and centre-crops, ``fit="pad"``
     scales to fit and letterboxes in black, and the result is PNG-encoded; with ``fit=None``
     a size mismatch or another format (GIF, BMP, ...) is refused. A ``PIL.Image.Image`` of
-    the right size is PNG-encoded as it is.
+    the right size is PNG-encoded as it is. ``size=None`` (a generic server choosing its
+    own size) takes the image at its own size.
     """
     if fit is not None and fit not in IMAGE_FITS:
         raise SoraParameterError("fit", fit, "'crop', 'pad' or None")
+    if size is None:
+        if isinstance(ref, ReferenceImage):
+            return ref
+        if fit is not None:
+            raise SoraParameterError("fit", fit, "None when no size is given",
+                                     detail="crop and pad need size='WxH' to fit to")
+        own = ref if isinstance(ref, Image.Image) else _decode(ref, None)[0]
+        size = f"{own.width}x{own.height}"
     width, height = _parse_size(size)
     wanted = f"{width}x{height}"
     if isinstance(ref, ReferenceImage):

@@ -33,9 +33,12 @@ class TextProgress:
 
     def render(self, snap: JobSnapshot) -> str:
         """The line for ``snap`` (no ``\\r``), e.g. ``[#####-----]  42% in_progress 12s``."""
-        filled = max(0, min(self._width, round(snap.progress * self._width / 100)))
-        bar = "#" * filled + "-" * (self._width - filled)
-        parts = [f"[{bar}] {snap.progress:3d}% {snap.status}", format_seconds(snap.elapsed)]
+        if snap.progress is None:  # the server reports no progress: no bar to fill
+            bar, percent = "~" * self._width, "  ?%"
+        else:
+            filled = max(0, min(self._width, round(snap.progress * self._width / 100)))
+            bar, percent = "#" * filled + "-" * (self._width - filled), f"{snap.progress:3d}%"
+        parts = [f"[{bar}] {percent} {snap.status}", format_seconds(snap.elapsed)]
         if snap.eta is not None and not snap.terminal:
             parts.append(f"ETA {format_seconds(snap.eta)}")
         if snap.from_cache:

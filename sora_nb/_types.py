@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
     from ._config import Backend, BackendName
+    from ._profiles import ProfileName
     from ._reference import ImageFit
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "AUDIO_MODES",
     "SIZES",
     "STATUSES",
+    "STATUS_ALIASES",
     "TERMINAL",
     "VARIANTS",
     "AudioFit",
@@ -31,11 +33,41 @@ __all__ = [
     "Status",
     "Variant",
     "allowed",
+    "normalize_status",
 ]
 
-Status = Literal["queued", "in_progress", "completed", "failed"]
+#: The statuses sora_nb knows. A server may send others (see ``normalize_status``).
+Status = Literal["queued", "in_progress", "completed", "failed", "cancelled", "expired"]
 STATUSES: tuple[Status, ...] = get_args(Status)
-TERMINAL: frozenset[str] = frozenset({"completed", "failed"})
+#: The one set of final statuses: polling stops, ``wait()`` returns or raises.
+TERMINAL: frozenset[str] = frozenset({"completed", "failed", "cancelled", "expired"})
+#: What real servers and gateways send for the same states (issue 10): LiteLLM's Veo jobs
+#: say ``processing``; other gateways and clients ``pending``, ``running``, ``succeeded``,
+#: ``canceled`` (one l, the US spelling).
+STATUS_ALIASES: dict[str, Status] = {
+    "pending": "queued",
+    "processing": "in_progress",
+    "running": "in_progress",
+    "succeeded": "completed",
+    "canceled": "cancelled",
+}
+_MAX_STATUS_CHARS = 40
+
+
+def normalize_status(raw: object) -> Status | str:
+    """The ``Status`` for what a server sent (case and spaces ignored, aliases mapped), or,
+    for a word sora_nb does not know, that word as sent (cut to 40 characters, unprintable
+    characters removed) so it can be shown. An unknown status is never final: only a
+    deadline ends waiting on it. A missing or non-text status reads as ``"unknown"``."""
+    if not isinstance(raw, str) or not raw.strip():
+        return "unknown"
+    word = raw.strip().lower().replace(" ", "_").replace("-", "_")
+    if word in STATUSES:
+        return word
+    if word in STATUS_ALIASES:
+        return STATUS_ALIASES[word]
+    shown = "".join(ch for ch in raw.strip() if ch.isprintable())  # data, never a command
+    return shown if len(shown) <= _MAX_STATUS_CHARS else shown[: _MAX_STATUS_CHARS - 1] + "…"
 
 #: The sizes the Sora API renders (``PRO_ONLY_SIZES`` in ``_params`` need sora-2-pro).
 SIZES: tuple[str, ...] = ("720x1280", "1280x720", "1024x1792", "1792x1024")
@@ -80,8 +112,11 @@ class JobSnapshot:
     """A read-only picture of a job at one moment; what every observer receives."""
 
     id: str
-    status: Status
-    progress: int
+    #: A ``Status``, or the server's own word when sora_nb does not know it.
+    status: Status | str
+    #: Percent done, never lower than an earlier snapshot's; ``None`` while the server
+    #: reports no progress (an indeterminate bar, and no ETA).
+    progress: int | None
     prompt: str
     original_prompt: str
     model: str
@@ -96,6 +131,9 @@ class JobSnapshot:
     note: str | None = None
     eta: float | None = None
     remixed_from: str | None = None
+    #: Variants sora_nb made itself from the MP4 because the server had none (or sent the
+    #: video in their place), e.g. ``("thumbnail",)``.
+    made_locally: tuple[Variant, ...] = ()
 
     @property
     def terminal(self) -> bool:
@@ -123,13 +161,19 @@ class JobOptions(TypedDict, total=False):
     8), ``size`` (``"1280x720"`` or ``(w, h)``; default by model), ``input_reference`` (an
     image: path, bytes or PIL image), ``fit`` (``"crop"``/``"pad"`` a reference of another
     size), ``enhance`` (prompt enhancement, default True), ``cache`` (reuse an identical
-    earlier job, default True), ``backend`` (``"local"``, ``"openai"`` or a ``Backend``)."""
+    earlier job, default True), ``backend`` (``"local"``, ``"openai"`` or a ``Backend``).
+    Those are the ``sora`` profile's rules and defaults; on the ``generic`` profile any
+    model, any ``WxH`` and whole seconds are sent as given, and ``None`` leaves them to the
+    server. ``extra`` adds server-specific request fields (``{"seed": 7}``); ``profile``
+    (``"sora"`` or ``"generic"``) names the rules instead of following the backend."""
 
-    model: str
-    seconds: float | int | str
+    model: str | None
+    seconds: float | int | str | None
     size: str | tuple[int, int] | None
     input_reference: Any
     fit: ImageFit | None
     enhance: bool
     cache: bool
     backend: BackendName | Backend | None
+    extra: dict[str, Any] | None
+    profile: ProfileName | None

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._config import in_kernel
-from ._display import header_html, status_html
+from ._display import INDETERMINATE_CSS, header_html, status_html
 from ._errors import SoraParameterError
 from ._runtime import runtime
 from ._types import JobSnapshot
@@ -40,6 +40,8 @@ BAR_STYLES: dict[str, str] = {
     "in_progress": "info",
     "completed": "success",
     "failed": "danger",
+    "cancelled": "",  # neutral: stopped on the server, not an error of the render
+    "expired": "warning",  # amber, as on the HTML card
 }
 #: Videos above this size are not pushed through the comm: the card shows the thumbnail
 #: and says to use ``job.show()`` (which links the file instead of sending its bytes).
@@ -127,12 +129,18 @@ class CardView:
         self.last = snap
         with self._hold():
             self.header.value = header_html(snap)
-            self.progress.value = max(0, min(100, int(snap.progress)))
+            unknown = snap.progress is None and not snap.terminal
+            # no progress reported: a full bar with moving stripes (INDETERMINATE_CSS)
+            self.progress.value = 100 if unknown else max(0, min(100, int(snap.progress or 0)))
+            if unknown:
+                self.progress.add_class("sora-nb-indeterminate")
+            else:
+                self.progress.remove_class("sora-nb-indeterminate")
             style = BAR_STYLES.get(snap.status, "")
             if not snap.terminal and snap.poll_state != "active":
                 style = "warning"
             self.progress.bar_style = style
-            self.status.value = status_html(snap)
+            self.status.value = (INDETERMINATE_CSS if unknown else "") + status_html(snap)
             self.cancel_button.disabled = snap.terminal or snap.poll_state != "active"
         self.on_flush(snap)
 

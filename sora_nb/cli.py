@@ -4,6 +4,7 @@ video with a terminal progress bar, ``list`` shows the journal, ``status ID`` as
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import secrets
 import signal
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from . import _config
 from ._api import get_sora_video_status
-from ._errors import SoraError
+from ._errors import SoraError, SoraParameterError
 from ._job import SoraJob
 from ._params import DEFAULT_MODEL
 from ._store import history
@@ -36,12 +37,23 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--server-error-rate", type=float, default=0.0)
     serve.add_argument("--data-dir", type=Path, default=None,
                        help="keep jobs here across restarts (default: a temporary folder)")
+    serve.add_argument("--dialect", default="sora",
+                       choices=["sora", "vllm-omni", "sglang", "gateway"],
+                       help="answer as this server (default: OpenAI's Sora API)")
+    serve.add_argument("--expire-after", type=float, default=None, metavar="SECONDS",
+                       help="assets expire this long after a job completes")
 
     gen = sub.add_parser("generate", help="generate one video and save it")
     gen.add_argument("prompt")
-    gen.add_argument("--model", default=DEFAULT_MODEL)
-    gen.add_argument("--seconds", default="8")
+    gen.add_argument("--model", default=None,
+                     help=f"default: {DEFAULT_MODEL} (sora profile), the server's own (generic)")
+    gen.add_argument("--seconds", default=None,
+                     help="default: 8 (sora profile), the server's own (generic)")
     gen.add_argument("--size", default=None)
+    gen.add_argument("--profile", choices=["sora", "generic"], default=None,
+                     help="the server's rules (default: follow the backend, SORA_NB_PROFILE)")
+    gen.add_argument("--extra", default=None, metavar="JSON",
+                     help='server-specific fields, e.g. \'{"seed": 7}\'')
     gen.add_argument("--no-enhance", action="store_true", help="send the prompt as written")
     gen.add_argument("--out", type=Path, default=None, help="file or folder for the MP4")
 
@@ -71,8 +83,10 @@ def _serve(args: argparse.Namespace) -> int:
         server_error_rate=args.server_error_rate, latency=args.latency,
     )
     server = local.start(port=args.port, api_key=key, job_seconds=args.job_seconds,
-                         faults=faults, data_dir=args.data_dir)
-    print(f"sora_nb local backend listening at {server.base_url}", flush=True)
+                         faults=faults, data_dir=args.data_dir, dialect=args.dialect,
+                         expire_after=args.expire_after)
+    shown = "" if args.dialect == "sora" else f" ({args.dialect} dialect)"
+    print(f"sora_nb local backend{shown} listening at {server.base_url}", flush=True)
     print(f"API key written to {key_file} (or set SORA_NB_LOCAL_API_KEY before starting)")
     print(f"use it:  export OPENAI_BASE_URL={server.base_url} "
           f"OPENAI_API_KEY=$(cat {key_file})", flush=True)
@@ -89,8 +103,9 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _generate(args: argparse.Namespace) -> int:
     try:
+        extra = _extra(args.extra)
         job = SoraJob(args.prompt, model=args.model, seconds=args.seconds, size=args.size,
-                      enhance=not args.no_enhance)
+                      enhance=not args.no_enhance, profile=args.profile, extra=extra)
         print(f"{job.id}: {job.model} {job.size} {job.seconds}s on {job.backend.label}",
               file=sys.stderr)
         job.wait(progress=True)
@@ -100,6 +115,19 @@ def _generate(args: argparse.Namespace) -> int:
         return 1
     print(path)
     return 0
+
+
+def _extra(text: str | None) -> dict[str, object] | None:
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SoraParameterError("--extra", text, "a JSON object, e.g. '{\"seed\": 7}'",
+                                 detail=str(exc)) from None
+    if not isinstance(value, dict):
+        raise SoraParameterError("--extra", text, "a JSON object, e.g. '{\"seed\": 7}'")
+    return value
 
 
 def _list() -> int:

@@ -16,8 +16,11 @@ pytestmark = pytest.mark.slow
 
 
 def _run(args: list[str], server: LocalServer, cache: Path) -> subprocess.CompletedProcess[str]:
+    # SORA_NB_PROFILE: the server runs in this (another) process, so the subprocess cannot
+    # tell it is sora_nb's own Sora-dialect server; a user of such a server says so
     env = {**os.environ, "SORA_NB_CACHE_DIR": str(cache), "SORA_NB_BACKEND": "openai",
-           "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": server.api_key}
+           "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": server.api_key,
+           "SORA_NB_PROFILE": "sora"}
     return subprocess.run([sys.executable, "-m", "sora_nb.cli", *args], env=env,
                           capture_output=True, text=True, timeout=120)
 
@@ -74,3 +77,40 @@ def test_serve_runs_a_backend_that_the_sdk_can_use(tmp_path: Path) -> None:
         rest, err = proc.communicate(timeout=30)
     assert "sora-local-cli-test-key" not in line + rest + err
     assert proc.returncode == 0
+
+
+def test_serve_dialect_answers_as_that_server(tmp_path: Path) -> None:
+    import re
+    import signal
+
+    import httpx2
+
+    from sora_nb.local import MODERATION_MARKER
+
+    env = {**os.environ, "SORA_NB_CACHE_DIR": str(tmp_path), "SORA_NB_LOCAL_API_KEY":
+           "sora-local-cli-test-key"}
+    proc = subprocess.Popen([sys.executable, "-m", "sora_nb.cli", "serve", "--dialect",
+                             "vllm-omni", "--job-seconds", "30"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert "(vllm-omni dialect)" in line
+        base_url = line.rsplit(" ", 1)[-1].strip()
+        # a prompt that is never rendered: only the answer's shape matters here
+        created = httpx2.post(f"{base_url}/videos", data={"prompt": f"{MODERATION_MARKER} x"},
+                              headers={"Authorization": "Bearer sora-local-cli-test-key"})
+        assert created.status_code == 200
+        assert re.fullmatch(r"video_gen_[0-9a-f]{32}", created.json()["id"])
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    assert proc.returncode == 0
+
+
+def test_generic_profile_and_extra_from_the_command_line(server: LocalServer,
+                                                         tmp_path: Path) -> None:
+    bad = _run(["generate", "x", "--profile", "generic", "--seconds", "7.5"], server, tmp_path)
+    assert bad.returncode == 1 and "seconds='7.5'" in bad.stderr and "never rounded" in bad.stderr
+    odd = _run(["generate", "x", "--extra", "[1]"], server, tmp_path)
+    assert odd.returncode == 1 and "--extra" in odd.stderr

@@ -30,9 +30,14 @@ def test_key_present_means_openai_and_base_url_is_honoured(
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
     compatible = _config.resolve_backend()
     assert compatible.base_url == "http://127.0.0.1:9/v1"
-    assert compatible.label == "127.0.0.1" and not compatible.allow_custom_models
-    snb.configure(allow_custom_models=True)  # e.g. a compatible server with its own models
-    assert _config.resolve_backend().allow_custom_models
+    assert compatible.label == "127.0.0.1"
+    # OpenAI's own URL keeps the Sora rules; any other server is generic unless named
+    assert backend.profile == "sora" and compatible.profile == "generic"
+    # Idempotency-Key: honoured by the sora profile's servers, not assumed of others
+    assert backend.idempotent and not compatible.idempotent
+    snb.configure(profile="sora")  # e.g. a compatible server that enforces Sora's rules
+    assert _config.resolve_backend().profile == "sora"
+    assert _config.resolve_backend(profile="generic").profile == "generic"
     assert SECRET not in repr(backend) and SECRET not in backend.identity
 
 
@@ -87,3 +92,72 @@ def test_configure_reset_goes_back_to_the_defaults() -> None:
     assert _config.settings.backend is None and _config.settings.base_url is None
     assert _config.settings.api_key is None
     assert _config.cache_dir() == Path("/tmp/sora-nb-reset-test")
+
+
+def test_an_unknown_backend_names_the_parameter_it_came_from(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with pytest.raises(snb.SoraParameterError) as info:
+        _config.resolve_backend("foo")  # type: ignore[arg-type]
+    assert info.value.param == "backend"
+    monkeypatch.setenv("SORA_NB_BACKEND", "foo")
+    with pytest.raises(snb.SoraParameterError) as info:
+        _config.resolve_backend()
+    assert info.value.param == "SORA_NB_BACKEND"
+
+
+def test_only_sora_nbs_own_backend_counts_as_idempotent_unless_configured(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    assert not _config.resolve_backend().idempotent
+    snb.configure(base_url="http://127.0.0.1:9/v1", api_key="k-123456")
+    assert _config.resolve_backend("local").idempotent
+    snb.configure(idempotent=True)
+    assert _config.resolve_backend("openai").idempotent
+    snb.configure(idempotent=False)
+    assert not _config.resolve_backend("local").idempotent
+    with pytest.raises(snb.SoraParameterError, match="idempotent"):
+        snb.configure(idempotent="yes")  # type: ignore[arg-type]
+
+
+def test_content_urls_quote_the_id() -> None:
+    backend = _config.Backend("openai", "http://h/v1", "k", idempotent=False)
+    assert backend.content_url("video_a/b==") == "http://h/v1/videos/video_a%2Fb==/content"
+
+
+def test_a_stopped_embedded_server_is_started_again(tmp_path: Path) -> None:
+    snb.configure(cache_dir=tmp_path)
+    first = _config.embedded_server()
+    try:
+        assert first.running and _config.resolve_backend().base_url == first.base_url
+        first.stop()
+        second = _config.embedded_server()
+        assert second is not first and second.running
+        snb.configure(reset=True, cache_dir=tmp_path)
+        assert _config.resolve_backend().base_url == second.base_url
+        second.stop()
+        snb.configure(reset=True, cache_dir=tmp_path)
+        third = _config.embedded_server()
+        assert third.running and third is not second
+    finally:
+        if _config._embedded is not None:
+            _config._embedded.stop()
+        _config._embedded = None
+
+
+def test_profile_order_argument_configure_env_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    assert _config.resolve_backend().profile == "generic"
+    monkeypatch.setenv("SORA_NB_PROFILE", "sora")
+    assert _config.resolve_backend().profile == "sora"
+    snb.configure(profile="generic")
+    assert _config.resolve_backend().profile == "generic"  # configure() beats the env
+    assert _config.resolve_backend(profile="sora").profile == "sora"  # the argument wins
+    monkeypatch.setenv("SORA_NB_PROFILE", "veo")
+    snb.configure(reset=True)
+    with pytest.raises(snb.SoraParameterError) as info:
+        _config.resolve_backend()
+    assert info.value.param == "SORA_NB_PROFILE"

@@ -262,3 +262,40 @@ def test_text_progress_failure_and_bad_width() -> None:
     assert "[moderation_blocked] no newlines" in out.getvalue()
     with pytest.raises(SoraParameterError, match="width=2"):
         TextProgress(width=2)
+
+
+# -- statuses servers send, progress they may not --------------------------------------
+
+
+def test_cancelled_and_expired_have_their_own_words_and_colours() -> None:
+    cancelled = job_html(snap(status="cancelled", progress=40, eta=None))
+    expired = job_html(snap(status="expired", progress=100, eta=None))
+    assert "cancelled on the server" in "".join(Tags(cancelled).text)
+    assert "expired" in "".join(Tags(expired).text)
+    assert "border-left:4px solid #424a53" in cancelled  # neutral dark grey
+    assert "border-left:4px solid #bf8700" in expired  # amber
+    assert "#cf222e" not in cancelled + expired  # neither is shown as a failure
+
+
+def test_an_unknown_status_is_shown_as_sent_and_escaped() -> None:
+    html = job_html(snap(status="<b>warming_up</b>", eta=None))
+    assert "<b>warming_up</b>" in "".join(Tags(html).text)
+    assert "&lt;b&gt;warming_up&lt;/b&gt;" in html  # escaped, never markup
+
+
+def test_no_progress_means_an_indeterminate_bar_and_no_eta() -> None:
+    html = job_html(snap(progress=None, eta=None))
+    (bar,) = Tags(html).find("progress")
+    assert "value" not in bar  # the browser's indeterminate bar
+    text = "".join(Tags(html).text)
+    assert "progress not reported" in text and "elapsed 12s" in text and "ETA" not in text
+    line = TextProgress(io.StringIO(), width=10).render(snap(progress=None, eta=None))
+    assert line.startswith("[~~~~~~~~~~]   ?% in_progress")
+    done = Tags(job_html(snap(status="completed", progress=100))).find("progress")[0]
+    assert done["value"] == "100"
+
+
+def test_stills_made_locally_are_said_on_the_card() -> None:
+    html = job_html(snap(status="completed", progress=100, made_locally=("thumbnail",)))
+    assert "thumbnail made from the video" in "".join(Tags(html).text)
+    assert "made from the video" not in job_html(snap(status="completed", progress=100))

@@ -68,9 +68,9 @@ def test_unknown_models_are_refused_listing_allowed(bad: object) -> None:
     assert "'sora-2'" in str(err) and "'sora-2-pro'" in str(err)
 
 
-def test_custom_models_only_when_allowed() -> None:
-    assert normalize_model("my-server-model", allow_custom=True) == "my-server-model"
-    _refused("model", normalize_model, "  ", allow_custom=True)
+def test_custom_models_need_the_generic_profile() -> None:
+    err = _refused("model", normalize_model, "wan2.2")
+    assert "profile='generic'" in str(err)  # says how to use a server's own model names
 
 
 # -- seconds -------------------------------------------------------------------------------
@@ -123,9 +123,13 @@ def _ours(record: pytest.WarningsRecorder) -> list[warnings.WarningMessage]:
     return [w for w in record if issubclass(w.category, SoraDurationWarning)]
 
 
+def test_none_seconds_is_the_default() -> None:
+    assert normalize_seconds(None) == 8
+
+
 @pytest.mark.parametrize(
     "bad", [True, False, 0, -4, -0.5, math.nan, math.inf, -math.inf, "nan", "inf", "eight",
-            "", None, [8], 10**400, "1e999"],
+            "", [8], 10**400, "1e999"],
 )
 def test_bad_seconds_are_refused(bad: object) -> None:
     err = _refused("seconds", normalize_seconds, bad)
@@ -286,7 +290,7 @@ def test_build_params_defaults_and_enhancement() -> None:
     assert plain.prompt == plain.original_prompt == "Explain recursion"
     _refused("enhance", build_params, "a cat", enhance="yes")
     _refused("model", build_params, "a cat", model="veo")
-    assert build_params("a cat", model="x-1", allow_custom_models=True).model == "x-1"
+    assert build_params("a cat", model="x-1", profile="generic").model == "x-1"
 
 
 def test_create_kwargs_match_the_sdk(tmp_path: Path) -> None:
@@ -318,3 +322,10 @@ def test_cache_key_covers_every_parameter_and_the_backend() -> None:
     assert base.cache_key("local") == VideoParams("p", "p", "sora-2", 8, "1280x720").cache_key(
         "local")
     assert len(base.cache_key("local")) == 64
+
+
+def test_a_lone_surrogate_in_a_prompt_is_a_typed_error() -> None:
+    with pytest.raises(SoraParameterError) as info:
+        normalize_prompt("A cat \ud800 on a piano")
+    assert info.value.param == "prompt" and "lone surrogate" in str(info.value)
+    assert normalize_prompt("A cat 🐱 on a piano") == "A cat 🐱 on a piano"

@@ -49,6 +49,11 @@ def test_errors_form_one_hierarchy() -> None:
             assert issubclass(obj, snb.SoraError), name
     assert issubclass(snb.SoraParameterError, ValueError)
     assert issubclass(snb.SoraTimeout, TimeoutError)
+    # "did I get a video?" is one except clause; why not is the subclass
+    assert issubclass(snb.SoraJobCancelled, snb.SoraJobFailed)
+    assert issubclass(snb.SoraJobExpired, snb.SoraJobFailed)
+    assert issubclass(snb.SoraContentError, snb.SoraMediaError)
+    assert issubclass(snb.SoraUnsupported, snb.SoraAPIError)
 
 
 @pytest.mark.slow

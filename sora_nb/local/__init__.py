@@ -3,6 +3,6 @@
 
 from __future__ import annotations
 
-from .server import MODERATION_MARKER, FaultConfig, LocalServer, start
+from .server import DIALECTS, MODERATION_MARKER, FaultConfig, LocalServer, start
 
-__all__ = ["MODERATION_MARKER", "FaultConfig", "LocalServer", "start"]
+__all__ = ["DIALECTS", "MODERATION_MARKER", "FaultConfig", "LocalServer", "start"]

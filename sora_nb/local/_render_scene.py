@@ -154,25 +154,26 @@ def _even(v: float) -> int:
 
 
 class Scene:
-    """The look of one render, derived from the prompt. ``frame(i)`` draws frame ``i`` on
-    the background (touching only dirty rectangles); ``decorate(canvas, i)`` draws the
-    overlay onto a frame from elsewhere (a source video). ``cover`` backs the text with
-    panels opaque enough to hide the text of a source rendered the same way."""
+    """The look of one render, derived from the prompt (and ``seed``, when given).
+    ``frame(i)`` draws frame ``i`` on the background (touching only dirty rectangles);
+    ``decorate(canvas, i)`` draws the overlay onto a frame from elsewhere (a source video).
+    ``cover`` backs the text with panels opaque enough to hide the text of a source
+    rendered the same way."""
 
     def __init__(
         self, *, prompt: str, model: str, width: int, height: int, fps: int,
         total_frames: int, label: str, background: Canvas | None = None,
-        shapes: bool = True, cover: bool = False,
+        shapes: bool = True, cover: bool = False, seed: int | None = None,
     ) -> None:
         self.width, self.height, self.fps, self.total = width, height, fps, total_frames
-        seed = Seeded(prompt)
-        hue = seed.random()
+        rng = Seeded(prompt if seed is None else f"{prompt}\x00seed={seed}")
+        hue = rng.random()
         self.accent = _rgb(hue + 0.5, 0.55, 1.0)
         s = min(width, height)
         m = _even(s * 0.045)
         if background is None:
             background = _gradient(width, height, _rgb(hue, 0.6, 0.2),
-                                   _rgb(hue + 0.08, 0.7, 0.5), _rgb(hue + 0.2, 0.5, 0.85), seed)
+                                   _rgb(hue + 0.08, 0.7, 0.5), _rgb(hue + 0.2, 0.5, 0.85), rng)
         self.base = background
 
         small, big = font(round(s * 0.032)), font(round(s * 0.052))
@@ -226,18 +227,18 @@ class Scene:
         self._bar_colors = yuv_color((24, 24, 30)), yuv_color(self.accent)
 
         self.shapes: list[_Shape] = []
-        for _ in range(4 + seed.below(3) if shapes else 0):
-            kind = _KINDS[seed.below(len(_KINDS))]
-            radius = round(seed.uniform(0.05, 0.11) * s)
-            color = _rgb(hue + seed.uniform(0.1, 0.9), seed.uniform(0.5, 0.8), 0.95)
+        for _ in range(4 + rng.below(3) if shapes else 0):
+            kind = _KINDS[rng.below(len(_KINDS))]
+            radius = round(rng.uniform(0.05, 0.11) * s)
+            color = _rgb(hue + rng.uniform(0.1, 0.9), rng.uniform(0.5, 0.8), 0.95)
             turns = 1 if kind in ("circle", "ring") else _TURNS
             self.shapes.append(_Shape(
                 _shape(kind, radius, color, (255, 255, 255), turns),
-                (width / 2, seed.uniform(0.2, 0.42) * width, seed.uniform(0.04, 0.16),
-                 seed.uniform(0, 2 * math.pi)),
-                (height / 2, seed.uniform(0.18, 0.38) * height, seed.uniform(0.04, 0.16),
-                 seed.uniform(0, 2 * math.pi)),
-                seed.uniform(-120, 120),
+                (width / 2, rng.uniform(0.2, 0.42) * width, rng.uniform(0.04, 0.16),
+                 rng.uniform(0, 2 * math.pi)),
+                (height / 2, rng.uniform(0.18, 0.38) * height, rng.uniform(0.04, 0.16),
+                 rng.uniform(0, 2 * math.pi)),
+                rng.uniform(-120, 120),
             ))
         self._canvas: Canvas | None = None
         self._dirty: list[Rect] = []

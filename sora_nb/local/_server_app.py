@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-import secrets
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -16,13 +15,13 @@ from typing import Any, Literal, NamedTuple
 from aiohttp import web
 
 from .._types import VARIANTS
+from ._server_dialects import Dialect
 from ._server_faults import FaultInjector, RequestFault
 from ._server_jobs import JobRunner, Renderer, moderation_failure
 from ._server_params import (
     EXTENSION_SECONDS,
     ApiError,
     invalid,
-    parse_create,
     prompt_of,
     quoted,
     read_body,
@@ -102,22 +101,26 @@ class ServerContext:
     poll_after_ms: int | None
     latency: float = 0.0
     retry_after: float = 1.0
+    #: Which server this one answers as (ids, fields, routes, errors): see _server_dialects.
+    dialect: Dialect = field(default_factory=Dialect)
+    #: Seconds after completion until a job's assets expire (None: the 24 h of expires_at).
+    expire_after: float | None = None
 
     # Handlers -----------------------------------------------------------------------------
 
     def job_or_404(self, video_id: str, param: str | None = None) -> Job:
-        job = self.store.get(video_id)
+        job = self.dialect.find(video_id, self.store.get)
         if job is None:
-            raise ApiError(404, f"Video with id '{video_id}' not found.", param=param,
-                           code="not_found")
+            raise self.dialect.not_found(video_id, param)
         return job
 
-    def video_response(self, job: Job) -> web.Response:
+    def video_response(self, job: Job, *, created: bool = False) -> web.Response:
         now = time.time()
         headers = {}
-        if not job.terminal:
+        if not job.terminal and self.dialect.poll_hints:
             headers["openai-poll-after-ms"] = str(self.poll_after(job, now))
-        return web.json_response(job.to_api(now), headers=headers)
+        body = self.dialect.video(job, now, answer_to_create=created)
+        return web.json_response(body, headers=headers)
 
     def poll_after(self, job: Job, now: float) -> int:
         """The configured interval, else a tenth of the remaining time within 100..1000 ms."""
@@ -127,14 +130,16 @@ class ServerContext:
         return int(min(1000, max(100, remaining * 100)))
 
     async def create(self, request: web.Request) -> web.Response:
-        req = parse_create(await read_body(request))
+        body = await read_body(request)
+        created = self.dialect.parse_create(body, form=request.content_type != "application/json")
+        req = created.request
         reference = None
         if req.reference is not None and req.reference_ext is not None:
             reference = self.store.save_upload(req.reference, req.reference_ext)
         return await self._new_job(
-            request, req.fingerprint(),
+            request, created.fingerprint,
             dict(prompt=req.prompt, model=req.model, size=req.size, seconds=req.seconds,
-                 reference=reference),
+                 reference=reference, **created.fields),
         )
 
     async def remix(self, request: web.Request) -> web.Response:
@@ -145,7 +150,9 @@ class ServerContext:
         return await self._new_job(
             request, f"remix:{source.id}:{prompt}",
             dict(prompt=prompt, model=source.model, size=source.size, seconds=source.seconds,
-                 kind="remix", source_id=source.id, remixed_from=source.id,
+                 kind="remix", source_id=source.id,
+                 # behind a gateway: the upstream's raw id (tests/gateway)
+                 remixed_from=source.upstream_id or source.id,
                  source_key=source.render_key),
         )
 
@@ -187,7 +194,7 @@ class ServerContext:
     async def _new_job(self, request: web.Request, fingerprint: str,
                        fields: dict[str, Any]) -> web.Response:
         """Create a job, unless this request's Idempotency-Key already made one."""
-        key = request.headers.get("Idempotency-Key")
+        key = request.headers.get("Idempotency-Key") if self.dialect.honours_idempotency else None
         scope = f"{request.method} {request.path}"
         if key:
             known = self.store.idempotent(scope, key)
@@ -201,8 +208,11 @@ class ServerContext:
                     )
                 return self.video_response(self.job_or_404(known[1]))
         failure = moderation_failure(fields["prompt"]) or self.faults.draw_job_failure()
+        video_id, upstream_id = self.dialect.new_id(fields["model"])
         job = Job(
-            id=f"video_{secrets.token_hex(24)}",
+            id=video_id,
+            upstream_id=upstream_id,
+            expire_after=self.expire_after,
             seq=self.store.next_seq(),
             created_at=time.time(),
             job_seconds=self.job_seconds,
@@ -216,12 +226,14 @@ class ServerContext:
         if key:
             self.store.remember(scope, key, fingerprint, job.id)
         self.runner.start(job)
-        return self.video_response(job)
+        return self.video_response(job, created=True)
 
     async def retrieve(self, request: web.Request) -> web.Response:
         return self.video_response(self.job_or_404(request.match_info["video_id"]))
 
     async def list_videos(self, request: web.Request) -> web.Response:
+        if "list" not in self.dialect.operations:
+            raise self.dialect.unsupported("list")
         query = request.query
         reject_unknown(dict(query), ("limit", "after", "order"))
         raw_limit = query.get("limit", "20")
@@ -241,37 +253,42 @@ class ServerContext:
         except KeyError:
             raise invalid("after", after, "the id of a video in this list") from None
         now = time.time()
-        return web.json_response({
+        return web.json_response(self.dialect.list_page({
             "object": "list",
-            "data": [job.to_api(now) for job in jobs],
+            "data": [self.dialect.video(job, now) for job in jobs],
             "first_id": jobs[0].id if jobs else None,
             "last_id": jobs[-1].id if jobs else None,
             "has_more": has_more,
-        })
+        }))
 
     async def delete(self, request: web.Request) -> web.Response:
         video_id = request.match_info["video_id"]
-        self.job_or_404(video_id)
+        answer = self.dialect.deleted(self.job_or_404(video_id), time.time())
         self.runner.forget(video_id)
         self.store.delete(video_id)  # a few small files: quick enough for the loop
-        return web.json_response({"id": video_id, "object": "video.deleted", "deleted": True})
+        return web.json_response(answer)
 
     async def content(self, request: web.Request) -> web.StreamResponse:
         job = self.job_or_404(request.match_info["video_id"])
         variant = request.query.get("variant", "video")
+        if not self.dialect.honours_variant:
+            variant = "video"  # the server has one file per job and ignores the parameter
         if variant not in VARIANTS:
             raise invalid("variant", variant, quoted(VARIANTS))
+        now = time.time()
         if job.status != "completed" or job.render_key is None:
-            reason = "failed; it has no content" if job.status == "failed" else (
-                f"{job.status} ({job.progress(time.time())}%); wait until its status is completed")
-            raise ApiError(400, f"Video '{job.id}' is not ready: it is {reason}.",
-                           code="video_not_ready")
+            raise self.dialect.not_ready(job, now)
+        if job.expired(now):
+            raise self.dialect.expired(job)
         files = self.store.render_files(job.render_key)
         if files is None:
             raise ApiError(404, f"The assets of video '{job.id}' are no longer on disk.",
                            code="not_found")
         path = files.variant(variant)
         ctype = CONTENT_TYPES.get(path.suffix.lower(), "application/octet-stream")
+        if not self.dialect.cache_headers:  # FileResponse would add ETag and Last-Modified
+            return web.Response(body=await asyncio.to_thread(path.read_bytes),
+                                headers={"Content-Type": ctype})
         return web.FileResponse(path, headers={"Content-Type": ctype})
 
     # Middleware ---------------------------------------------------------------------------
@@ -315,7 +332,7 @@ class ServerContext:
             return response
         except ApiError as exc:
             status = exc.status
-            return exc.response()
+            return self.dialect.error(exc)
         finally:
             self.requests.record(request.method, route, status)
 
@@ -324,16 +341,21 @@ class ServerContext:
         try:
             return await handler(request)
         except ApiError as exc:
-            return exc.response()
+            return self.dialect.error(exc)
         except web.HTTPException as exc:
             code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status)
             message = f"{exc.reason}: {request.method} {request.path}"
+            routing = exc.status in (404, 405)
+            if self.dialect.name != "sora" and routing:
+                message = str(exc.reason)  # FastAPI-based servers: "Not Found"
             if exc.status == 413:
                 message = f"Request body too large (the limit is {MAX_BODY_BYTES} bytes)."
-            return ApiError(exc.status, message, code=code).response()
+            allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else {}
+            error = ApiError(exc.status, message, code=code, headers=allow)
+            return self.dialect.error(error, routing=routing)
         except Exception:
             log.exception("sora_nb.local: error handling %s %s", request.method, request.path)
-            return ApiError(500, "The local server hit an internal error.").response()
+            return self.dialect.error(ApiError(500, "The local server hit an internal error."))
 
     def inject(self, fault: RequestFault) -> None:
         if fault.kind == "drop":
@@ -355,12 +377,19 @@ class ServerContext:
 
 def build_app(ctx: ServerContext) -> web.Application:
     app = web.Application(middlewares=[ctx.middleware], client_max_size=MAX_BODY_BYTES)
-    app.router.add_post("/v1/videos", ctx.create)
-    app.router.add_get("/v1/videos", ctx.list_videos)
-    app.router.add_post("/v1/videos/edits", ctx.edit)
-    app.router.add_post("/v1/videos/extensions", ctx.extend)
-    app.router.add_get("/v1/videos/{video_id}", ctx.retrieve)
-    app.router.add_delete("/v1/videos/{video_id}", ctx.delete)
-    app.router.add_get("/v1/videos/{video_id}/content", ctx.content)
-    app.router.add_post("/v1/videos/{video_id}/remix", ctx.remix)
+    routes: list[tuple[str, str, str, Handler]] = [
+        ("create", "POST", "/v1/videos", ctx.create),
+        ("list", "GET", "/v1/videos", ctx.list_videos),
+        ("edit", "POST", "/v1/videos/edits", ctx.edit),
+        ("extend", "POST", "/v1/videos/extensions", ctx.extend),
+        ("retrieve", "GET", "/v1/videos/{video_id}", ctx.retrieve),
+        ("delete", "DELETE", "/v1/videos/{video_id}", ctx.delete),
+        ("content", "GET", "/v1/videos/{video_id}/content", ctx.content),
+        ("remix", "POST", "/v1/videos/{video_id}/remix", ctx.remix),
+    ]
+    for operation, method, path, handler in routes:
+        # a route the dialect's server lacks is left out: the router answers 404, or 405
+        # where another method shares the path (as Starlette does for FastAPI servers)
+        if operation in ctx.dialect.operations or operation == "list":
+            app.router.add_route(method, path, handler)
     return app

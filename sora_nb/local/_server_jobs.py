@@ -15,6 +15,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from ._server_dialects import render_params
 from ._server_faults import JobFailure
 from ._server_store import VARIANT_FIELDS, Job, JobStore, RenderFiles
 from ._server_workers import WorkerPool
@@ -216,17 +217,19 @@ class JobRunner:
         if job.reference is not None:
             reference = self.store.uploads_dir / job.reference
         width, height = (int(v) for v in job.size.split("x"))
+        extra = render_params(job) if job.fps or job.seed is not None or job.options else {}
         return module.RenderSpec(
             prompt=job.prompt,
             model=job.model,
             width=width,
             height=height,
-            seconds=float(job.seconds),
+            seconds=extra.pop("seconds", float(job.seconds)),
             kind=job.kind,
             source=source,
             source_id=job.source_id,
             reference=reference,
-            fps=FPS,
+            fps=extra.pop("fps", FPS),
+            **extra,  # a dialect's seed and details (vLLM-Omni, SGLang)
         )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import shutil
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -21,6 +22,7 @@ log = logging.getLogger("sora_nb.local")
 #: Assets expire 24 h after creation, as the hosted API says in ``expires_at``.
 EXPIRY_SECONDS = 24 * 60 * 60
 VARIANT_FIELDS: tuple[str, ...] = ("video", "thumbnail", "spritesheet")
+_PLAIN_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
 
 
 @dataclass
@@ -53,10 +55,25 @@ class Job:
     #: File name of the reference image under ``uploads/``.
     reference: str | None = None
     render_key: str | None = None
+    # What a dialect other than "sora" adds (see _server_dialects): frame rate, seed and
+    # extension options of the request, the size as the request gave it (None: none), the
+    # upstream id behind a gateway, and seconds after completion until the assets expire.
+    fps: int | None = None
+    seed: int | None = None
+    options: dict[str, Any] | None = None
+    size_shown: str | None = None
+    upstream_id: str | None = None
+    expire_after: float | None = None
 
     @property
     def terminal(self) -> bool:
         return self.status in TERMINAL
+
+    def expired(self, now: float) -> bool:
+        """Completed, and its assets are past ``expire_after`` (never without it)."""
+        return (self.expire_after is not None and self.status == "completed"
+                and self.completed_at is not None
+                and now >= self.completed_at + self.expire_after)
 
     def progress(self, now: float) -> int:
         """Percent done: 0 while queued, rising with elapsed time while in progress but
@@ -84,7 +101,9 @@ class Job:
             "progress": self.progress(now),
             "created_at": int(self.created_at),
             "completed_at": int(self.completed_at) if self.completed_at is not None else None,
-            "expires_at": int(self.created_at) + EXPIRY_SECONDS,
+            "expires_at": (int(self.completed_at + self.expire_after)
+                           if self.expire_after is not None and self.completed_at is not None
+                           else int(self.created_at) + EXPIRY_SECONDS),
             "error": error,
             "prompt": self.prompt,
             "remixed_from_video_id": self.remixed_from,
@@ -159,9 +178,16 @@ class JobStore:
         self._jobs[job.id] = job
         self.save(job)
 
+    def _job_path(self, video_id: str) -> Path:
+        """The job's file: named after the id when it is short and plain, else after its
+        hash (a gateway's ids are 266 characters of base64, which may hold "/")."""
+        if _PLAIN_ID.fullmatch(video_id):
+            return self.jobs_dir / f"{video_id}.json"
+        return self.jobs_dir / f"{hashlib.sha256(video_id.encode()).hexdigest()[:40]}.json"
+
     def save(self, job: Job) -> None:
         if job.id in self._jobs:
-            atomic_write_text(self.jobs_dir / f"{job.id}.json", json.dumps(asdict(job)))
+            atomic_write_text(self._job_path(job.id), json.dumps(asdict(job)))
 
     def delete(self, video_id: str) -> Job | None:
         """Forget a job and remove its file, its render and its upload unless another
@@ -169,7 +195,7 @@ class JobStore:
         job = self._jobs.pop(video_id, None)
         if job is None:
             return None
-        (self.jobs_dir / f"{video_id}.json").unlink(missing_ok=True)
+        self._job_path(video_id).unlink(missing_ok=True)
         others = list(self._jobs.values())
         used = {o.render_key for o in others} | {o.source_key for o in others}
         if job.render_key and job.render_key not in used:

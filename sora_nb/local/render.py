@@ -27,7 +27,10 @@ from ._render_yuv import Canvas
 __all__ = ["RENDER_VERSION", "SIZES", "RenderResult", "RenderSpec", "render"]
 
 RENDER_VERSION = "1"  # part of every key: bump it whenever the output of a spec changes
+#: The Sora API's sizes; the renderer also draws any other even size within MIN_SIDE..MAX_SIDE
+#: (servers such as vLLM-Omni accept any WxH).
 SIZES = ((720, 1280), (1280, 720), (1024, 1792), (1792, 1024))
+MIN_SIDE, MAX_SIDE = 16, 4096
 Kind = Literal["create", "remix", "edit", "extend"]
 MAX_SECONDS = 600.0
 SPRITE_COLUMNS = 10
@@ -61,15 +64,28 @@ class RenderSpec:
     source_id: str | None = None
     reference: Path | None = None
     fps: int = 24
+    #: A seed of the picture (colours and shapes); None keeps the prompt's own look.
+    seed: int | None = None
+    #: Request options drawn under the label (e.g. "seed 7 · 30 steps"), part of the key.
+    details: str = ""
 
     def __post_init__(self) -> None:
         if not isinstance(self.prompt, str):
             raise SoraParameterError("prompt", self.prompt, "a string")
         if not isinstance(self.model, str) or not self.model.strip():
             raise SoraParameterError("model", self.model, "a non-empty string")
-        if (self.width, self.height) not in SIZES:
-            allowed = ", ".join(f"{w}x{h}" for w, h in SIZES)
-            raise SoraParameterError("size", f"{self.width}x{self.height}", f"one of {allowed}")
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v % 2 == 0
+                   and MIN_SIDE <= v <= MAX_SIDE for v in (self.width, self.height)):
+            raise SoraParameterError(
+                "size", f"{self.width}x{self.height}",
+                f"even width and height from {MIN_SIDE} to {MAX_SIDE} (H.264 4:2:0 needs even "
+                "sides), e.g. " + ", ".join(f"{w}x{h}" for w, h in SIZES),
+            )
+        if self.seed is not None and (isinstance(self.seed, bool)
+                                      or not isinstance(self.seed, int)):
+            raise SoraParameterError("seed", self.seed, "an int or None")
+        if not isinstance(self.details, str):
+            raise SoraParameterError("details", self.details, "a string")
         if isinstance(self.seconds, bool) or not isinstance(self.seconds, int | float) or not (
             0 < self.seconds <= MAX_SECONDS and math.isfinite(self.seconds)
         ):
@@ -102,6 +118,11 @@ class RenderSpec:
             "reference": None if self.reference is None
             else _file_digest(Path(self.reference), "reference"),
         }
+        # only when set, so that the keys (and cached renders) of plain specs stay as they were
+        if self.seed is not None:
+            fields["seed"] = self.seed
+        if self.details:
+            fields["details"] = self.details
         blob = json.dumps(fields, sort_keys=True, ensure_ascii=False).encode("utf-8")
         return hashlib.sha256(blob).hexdigest()
 
@@ -169,9 +190,10 @@ def _soundtrack(spec: RenderSpec, source: MediaInfo | None) -> audio.Audio:
 
 def _scene(spec: RenderSpec, background: Canvas | None = None, *, shapes: bool = True,
            cover: bool = False) -> Scene:
+    label = _label(spec) + (f"  ·  {spec.details}" if spec.details else "")
     return Scene(prompt=spec.prompt, model=spec.model, width=spec.width, height=spec.height,
-                 fps=spec.fps, total_frames=spec.frames, label=_label(spec),
-                 background=background, shapes=shapes, cover=cover)
+                 fps=spec.fps, total_frames=spec.frames, label=label,
+                 background=background, shapes=shapes, cover=cover, seed=spec.seed)
 
 
 def _frames(spec: RenderSpec, background: Canvas | None) -> Generator[Canvas, None, None]:

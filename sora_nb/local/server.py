@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 from .._errors import SoraConfigError, SoraParameterError, register_secret
 from .._types import VARIANTS
+from ._server_dialects import DIALECTS
 from ._server_faults import FaultConfig
 from ._server_jobs import MODERATION_MARKER
 
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 
     from ._server_app import RequestLog, ServerContext
 
-__all__ = ["MODERATION_MARKER", "FaultConfig", "LocalServer", "start"]
+__all__ = ["DIALECTS", "MODERATION_MARKER", "FaultConfig", "LocalServer", "start"]
 
 _LIVE: weakref.WeakSet[LocalServer] = weakref.WeakSet()
 _STOP_TIMEOUT = 120.0
@@ -44,6 +45,8 @@ def start(
     faults: FaultConfig | None = None,
     data_dir: Path | None = None,
     workers: int = 2,
+    dialect: str = "sora",
+    expire_after: float | None = None,
 ) -> LocalServer:
     """Start a local Sora-compatible server and return once it listens.
 
@@ -54,6 +57,12 @@ def start(
 
     Renders run in at most ``workers`` worker processes started as ``python -m`` (never
     through multiprocessing), so a plain script needs no ``if __name__ == "__main__":``.
+
+    ``dialect`` picks which server it answers as: ``"sora"`` (OpenAI's Videos API, the
+    default), ``"vllm-omni"``, ``"sglang"`` or ``"gateway"`` (a LiteLLM proxy in front of
+    the Sora API); see ``sora_nb/local/_server_dialects.py``. With ``expire_after`` a
+    completed job's assets expire that many seconds after completion (its status becomes
+    ``"expired"`` where the server has that status, and downloads fail as they would there).
     """
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
         raise SoraParameterError("port", port, "an int from 0 (any free port) to 65535")
@@ -76,6 +85,14 @@ def start(
         raise SoraParameterError("faults", faults, "a sora_nb.local.FaultConfig or None")
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise SoraParameterError("workers", workers, "an int >= 1")
+    if dialect not in DIALECTS:
+        raise SoraParameterError("dialect", dialect, ", ".join(repr(d) for d in DIALECTS))
+    if expire_after is not None and (
+        isinstance(expire_after, bool) or not isinstance(expire_after, (int, float))
+        or not math.isfinite(expire_after) or expire_after < 0
+    ):
+        raise SoraParameterError("expire_after", expire_after,
+                                 "a finite number of seconds >= 0, or None")
     server = LocalServer(
         host="127.0.0.1" if host == "localhost" else host,
         port=port,
@@ -85,6 +102,8 @@ def start(
         faults=faults or FaultConfig(),
         data_dir=Path(data_dir).expanduser() if data_dir is not None else None,
         workers=workers,
+        dialect=dialect,
+        expire_after=None if expire_after is None else float(expire_after),
     )
     server._start()
     return server
@@ -94,17 +113,19 @@ class LocalServer:
     """A running local server (see ``start()``). A context manager; ``stop()`` is idempotent.
 
     ``base_url`` and ``api_key`` go to ``openai.OpenAI(base_url=..., api_key=...)``;
-    ``requests`` records every request for tests.
+    ``requests`` records every request for tests; ``dialect`` names the server it answers as.
     """
 
     base_url: str
     port: int
     data_dir: Path
     requests: RequestLog
+    dialect: str
 
     def __init__(
         self, *, host: str, port: int, api_key: str, job_seconds: float,
         poll_after_ms: int | None, faults: FaultConfig, data_dir: Path | None, workers: int,
+        dialect: str = "sora", expire_after: float | None = None,
     ) -> None:
         from ._server_app import RequestLog
 
@@ -116,6 +137,8 @@ class LocalServer:
         self._poll_after_ms = poll_after_ms
         self._faults = faults
         self._workers = workers
+        self.dialect = dialect
+        self._expire_after = expire_after
         self._temporary = data_dir is None
         self.data_dir = data_dir if data_dir is not None else Path(
             tempfile.mkdtemp(prefix="sora-nb-local-")
@@ -134,10 +157,16 @@ class LocalServer:
     def api_key(self) -> str:
         return self.__key
 
+    @property
+    def running(self) -> bool:
+        """True from ``start()`` until ``stop()`` (or until its thread died)."""
+        return not self._stopped and self._thread is not None and self._thread.is_alive()
+
     def __repr__(self) -> str:
         jobs = len(self._ctx.store) if self._ctx is not None else 0
         state = "" if not self._stopped else " stopped"
-        return f"<LocalServer {self.base_url or '(not started)'} jobs={jobs}{state}>"
+        dialect = "" if self.dialect == "sora" else f" dialect={self.dialect}"
+        return f"<LocalServer {self.base_url or '(not started)'}{dialect} jobs={jobs}{state}>"
 
     def content_url(self, video_id: str, variant: str = "video") -> str:
         """URL of a job's asset (the request still needs the Bearer key)."""
@@ -199,6 +228,7 @@ class LocalServer:
         from aiohttp import web
 
         from ._server_app import ServerContext, build_app
+        from ._server_dialects import dialect_named
         from ._server_faults import FaultInjector
         from ._server_jobs import RENDER_MODULE, JobRunner, Renderer
         from ._server_store import JobStore
@@ -211,6 +241,7 @@ class LocalServer:
             faults=FaultInjector(self._faults), requests=self.requests,
             job_seconds=self._job_seconds, poll_after_ms=self._poll_after_ms,
             latency=self._faults.latency, retry_after=self._faults.retry_after,
+            dialect=dialect_named(self.dialect), expire_after=self._expire_after,
         )
         await asyncio.to_thread(renderer.sweep_stale)
         for job in await asyncio.to_thread(store.load):

@@ -283,7 +283,9 @@ def test_a_worker_killed_mid_render_leaves_no_finished_looking_files(tmp_path: P
 
 
 @pytest.mark.parametrize(("kw", "param"), [
-    ({"width": 640, "height": 480}, "size"),
+    ({"width": 641, "height": 480}, "size"),
+    ({"width": 8, "height": 8}, "size"),
+    ({"seed": "7"}, "seed"),
     ({"seconds": 0}, "seconds"),
     ({"seconds": float("nan")}, "seconds"),
     ({"seconds": "4"}, "seconds"),

@@ -23,7 +23,9 @@ pytestmark = [pytest.mark.slow,
 
 
 def test_public_names_are_exactly_these_and_sorted() -> None:
-    assert sora_nb.local.__all__ == ["MODERATION_MARKER", "FaultConfig", "LocalServer", "start"]
+    assert sora_nb.local.__all__ == [
+        "DIALECTS", "MODERATION_MARKER", "FaultConfig", "LocalServer", "start",
+    ]
     names = sora_nb.local.__all__
     assert names == sorted(names, key=lambda n: (not n.isupper(), n))  # constants first
     assert MODERATION_MARKER == "[moderation-block]"

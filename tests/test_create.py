@@ -1,0 +1,228 @@
+"""Creates are journaled before they are sent and retried only when that is safe: against
+the real local server with its fault injection, a real closed port, and (for answers no
+real server here gives) a small hostile server over real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import openai
+import pytest
+from aiohttp import web
+
+from sora_nb import _store
+from sora_nb._config import Backend
+from sora_nb._create import PendingCreate, classify, journaled_create
+from sora_nb._errors import SoraAPIError, SoraConnectionError, SoraOutcomeUnknown, SoraProtocolError
+from sora_nb._poller import PollPolicy
+from sora_nb._runtime import runtime
+from sora_nb.local import FaultConfig, LocalServer
+
+Mark = pytest.mark
+
+
+async def _no_sleep(_: float) -> None:
+    return None
+
+
+FAST = PollPolicy(sleep=_no_sleep, max_failures=2, seed=1)
+
+
+def backend_of(srv: LocalServer | str, key: str = "k", *, idempotent: bool) -> Backend:
+    url = srv if isinstance(srv, str) else srv.base_url
+    api_key = key if isinstance(srv, str) else srv.api_key
+    return Backend("local", url, api_key, identity=f"local:{url}", idempotent=idempotent)
+
+
+def create(backend: Backend, prompt: str = "A careful create", seconds: str = "4",
+           policy: PollPolicy = FAST) -> tuple[Any, Any]:
+    pending = PendingCreate(prompt=prompt, original_prompt=prompt, model="sora-2",
+                            seconds=int(seconds) if seconds.isdigit() else 0, size="1280x720",
+                            cache_key=f"ck-{prompt}", request={"prompt": prompt})
+
+    async def go() -> tuple[Any, Any]:
+        client = runtime.client(backend)
+        return await journaled_create(backend, pending, lambda: client.videos.create(
+            prompt=prompt, model="sora-2", seconds=seconds, size="1280x720",  # type: ignore[arg-type]
+            extra_headers=pending.headers), policy)
+
+    return runtime.run(go())
+
+
+def server_jobs(srv: LocalServer) -> int:
+    return len(list((srv.data_dir / "jobs").glob("*.json")))
+
+
+def test_a_created_job_is_journaled_with_its_key(local: LocalServer) -> None:
+    video, entry = create(backend_of(local, idempotent=True))
+    (journaled,) = _store.history()
+    assert journaled == entry and journaled.id == video.id
+    assert journaled.status == "queued" and journaled.idempotency_key.startswith("sora-nb-")
+
+
+@Mark.server(faults=FaultConfig(server_error_rate=1.0, seed=3))
+def test_a_5xx_from_a_server_without_idempotency_is_not_retried(
+    fresh_server: LocalServer,
+) -> None:
+    with pytest.raises(SoraOutcomeUnknown) as info:
+        create(backend_of(fresh_server, idempotent=False))
+    err = info.value
+    # one POST only: a retry could have made (and billed) a second job
+    assert fresh_server.requests.count("POST", "/v1/videos") == 1
+    # and the ambiguity is real: the server made the job before answering 5xx
+    assert server_jobs(fresh_server) == 1
+    (entry,) = _store.history()
+    assert entry.status == "unknown" and entry.idempotency_key == err.idempotency_key
+    assert err.entry == entry and "HTTP 5" in (entry.error_message or "")
+    for hint in ("snb.history()", "SoraJob.attach", err.idempotency_key, "may"):
+        assert hint in str(err)
+
+
+@Mark.server(faults=FaultConfig(server_error_rate=0.6, seed=7))
+def test_creates_under_60_percent_5xx_lose_nothing_and_duplicate_nothing(
+    fresh_server: LocalServer,
+) -> None:
+    """The local backend honours Idempotency-Key, so 5xx are retried with the same key;
+    a create that runs out of retries leaves an ``unknown`` entry, never nothing."""
+    backend = backend_of(fresh_server, idempotent=True)
+    outcomes: list[str] = []
+    for n in range(20):
+        try:
+            create(backend, prompt=f"Under fire {n}")
+            outcomes.append("ok")
+        except SoraOutcomeUnknown:
+            outcomes.append("unknown")
+        if "unknown" in outcomes and "ok" in outcomes:
+            break
+    assert "unknown" in outcomes and "ok" in outcomes
+    entries = _store.history()
+    assert sorted(e.status for e in entries) == sorted(
+        "queued" if o == "ok" else "unknown" for o in outcomes)
+    # one server job per create, retried or not: every one of them is in the journal
+    assert server_jobs(fresh_server) == len(outcomes)
+
+
+@Mark.server(faults=FaultConfig(drop_rate=0.5, seed=11))
+def test_dropped_answers_are_retried_with_the_same_key(fresh_server: LocalServer) -> None:
+    backend = backend_of(fresh_server, idempotent=True)
+    done = 0
+    for n in range(6):
+        try:
+            create(backend, prompt=f"Dropped {n}", policy=PollPolicy(sleep=_no_sleep, seed=1))
+            done += 1
+        except SoraOutcomeUnknown:
+            pass
+    assert done >= 1
+    assert server_jobs(fresh_server) == len(_store.history())
+
+
+def test_a_refused_connection_is_retried_and_leaves_no_entry(cache: Path) -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    backend = backend_of(f"http://127.0.0.1:{port}/v1", idempotent=False)
+    with pytest.raises(SoraConnectionError):
+        create(backend)
+    assert _store.history() == []
+
+
+def test_a_4xx_leaves_no_entry(local: LocalServer) -> None:
+    with pytest.raises(SoraAPIError) as info:
+        create(backend_of(local, idempotent=False), seconds="5")
+    assert info.value.status_code == 400
+    assert _store.history() == []
+
+
+def test_classify() -> None:
+    import httpx2
+
+    request = httpx2.Request("POST", "http://127.0.0.1/v1/videos")
+
+    def status(code: int) -> openai.APIStatusError:
+        return openai.APIStatusError("x", response=httpx2.Response(code, request=request),
+                                     body=None)
+
+    def connection(cause: Exception) -> openai.APIConnectionError:
+        try:
+            raise openai.APIConnectionError(request=request) from cause
+        except openai.APIConnectionError as exc:
+            return exc
+
+    assert [classify(status(c)) for c in (400, 404, 409, 429, 500, 503)] == [
+        "refused", "refused", "ambiguous", "refused", "ambiguous", "ambiguous"]
+    assert classify(connection(httpx2.ConnectError("refused"))) == "refused"
+    assert classify(connection(httpx2.RemoteProtocolError("dropped"))) == "ambiguous"
+    assert classify(openai.APITimeoutError(request=request)) == "ambiguous"
+    assert classify(ValueError("odd body")) == "ambiguous"
+
+
+# -- a hostile server: answers the real ones never give ---------------------------------
+
+
+class Hostile:
+    """A tiny Videos server over real HTTP whose create answer is whatever a test sets."""
+
+    def __init__(self) -> None:
+        self.answer: dict[str, Any] = {}
+        self.base_url = ""
+
+    async def create(self, request: web.Request) -> web.Response:
+        await request.read()
+        return web.json_response(self.answer)
+
+    async def retrieve(self, request: web.Request) -> web.Response:
+        return web.json_response({**self.answer, "id": request.match_info["vid"]})
+
+
+@pytest.fixture()
+def hostile(cache: Path) -> Iterator[Hostile]:
+    server = Hostile()
+    app = web.Application()
+    app.router.add_post("/v1/videos", server.create)
+    app.router.add_get("/v1/videos/{vid}", server.retrieve)
+    loop = asyncio.new_event_loop()
+    runner = web.AppRunner(app)
+    loop.run_until_complete(runner.setup())
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    loop.run_until_complete(site.start())
+    port = runner.addresses[0][1]
+    server.base_url = f"http://127.0.0.1:{port}/v1"
+    import threading
+
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    yield server
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(timeout=10)
+    loop.run_until_complete(runner.cleanup())
+    loop.close()
+
+
+@pytest.mark.parametrize("bad_id", ["../../victim", "/etc/passwd", "a\x00b", "x" * 5000, 42,
+                                    None])
+def test_a_path_shaped_id_is_a_protocol_error_and_journaled_as_unknown(
+    hostile: Hostile, bad_id: object, cache: Path,
+) -> None:
+    hostile.answer = {"id": bad_id, "object": "video", "status": "queued"}
+    with pytest.raises(SoraProtocolError, match="unusable id"):
+        create(backend_of(hostile.base_url, idempotent=False))
+    (entry,) = _store.history()
+    assert entry.status == "unknown" and entry.id == ""
+    assert not (cache.parent / "victim").exists()
+
+
+def test_an_off_spec_answer_is_journaled_leniently(hostile: Hostile) -> None:
+    hostile.answer = {"id": "video_odd", "object": "video", "status": "processing",
+                      "seconds": "4.0", "progress": None, "created_at": "soon",
+                      "usage": {"units": 3}, "error": None}
+    video, _ = create(backend_of(hostile.base_url, idempotent=False))
+    assert video.id == "video_odd"
+    (journaled,) = _store.history()
+    assert (journaled.id, journaled.seconds, journaled.status, journaled.prompt) == (
+        "video_odd", 4, "in_progress", "A careful create")  # normalize_status: one word
+    assert json.loads(json.dumps(journaled.__dict__))  # plain data all the way
