@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Unpack
 import openai
 from openai.types import Video
 
-from . import _store, _videos
+from . import _bulk, _store, _videos
 from ._config import Backend, BackendName, resolve_backend, settings
 from ._errors import (
     SoraConnectionError,
@@ -146,10 +146,15 @@ class SoraJob(JobState):
     async def _poll(self, policy: PollPolicy) -> None:
         """Run ``poll_until_done`` and turn how it ended into the job's poll state."""
         try:
-            ended = await poll_until_done(
-                lambda: _videos.retrieve_with_headers(self._backend, self.id),
-                is_final,
-                policy, on_result=self._polled, on_retry=self._retrying,
+            # every job of a backend is polled through its one scheduler (_bulk): a list
+            # answers many at once, a GET the rest; the loop and its rules stay per job
+            ended = await _bulk.follow(
+                self._backend, self.id, self.created_at, self._eta,
+                lambda sched: poll_until_done(
+                    lambda: sched.fetch(self.id), is_final, policy,
+                    on_result=self._polled, on_retry=self._retrying, eta=self._eta,
+                    wait=lambda delay: sched.wait(self.id, delay, policy),
+                ),
             )
         except asyncio.CancelledError:
             raise
