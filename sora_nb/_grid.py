@@ -3,11 +3,10 @@ prompts highlighted) and ``gallery()`` (past jobs as thumbnails that play on cli
 
 from __future__ import annotations
 
-import asyncio
 import html
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from difflib import SequenceMatcher
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,6 +15,7 @@ from ._display import format_seconds
 from ._errors import SoraJobFailed, SoraParameterError
 from ._history import backend_history
 from ._job import SoraJob
+from ._many import Slot, check_batch, expand_sweep, start_creates
 from ._runtime import runtime
 from ._show import filter_bundle, inline_thumbnail, job_card_html
 from ._store import HistoryEntry, cached_media, history
@@ -25,7 +25,7 @@ from ._widget import WIDGET_VIEW, card_for, widgets_available
 if TYPE_CHECKING:
     import concurrent.futures
 
-__all__ = ["CompareGrid", "Gallery", "compare", "diff_words", "gallery"]
+__all__ = ["CompareGrid", "Gallery", "batch", "compare", "diff_words", "gallery", "sweep"]
 
 _MARK = "background:rgba(255,212,59,.55);color:inherit;border-radius:2px;padding:0 1px"
 _GRID = "display:grid;grid-template-columns:repeat(auto-fill,minmax({w}px,1fr));gap:10px"
@@ -87,19 +87,34 @@ class _GridDisplay:
 
 class CompareGrid(_GridDisplay):
     """Jobs side by side, each a live card under its prompt with the differing words
-    highlighted. All are polled by the one runtime thread."""
+    highlighted. All are polled by the one runtime thread. A job still waiting in the
+    create queue (``compare``, ``sweep``, ``batch`` return before the backend made them)
+    shows as a "waiting to be created" cell that becomes its card."""
 
-    def __init__(self, jobs: Sequence[SoraJob]) -> None:
-        self.jobs: list[SoraJob] = list(jobs)
-        self.diffs = diff_words([job.original_prompt for job in self.jobs])
+    def __init__(self, jobs: Sequence[SoraJob | Slot]) -> None:
+        self.slots: list[SoraJob | Slot] = list(jobs)
+        self.diffs = diff_words([_prompt_of(item) for item in self.slots])
         self._widget: Any = None
 
+    @property
+    def jobs(self) -> list[SoraJob]:
+        """The jobs, waiting for any still being created; raises the first create's error
+        (the others were created and journaled: see ``sora_nb.history()``)."""
+        return [item if isinstance(item, SoraJob) else item.result() for item in self.slots]
+
+    @property
+    def created(self) -> list[SoraJob]:
+        """The jobs created so far (never waits)."""
+        return [job for item in self.slots if (job := _job_of(item)) is not None]
+
     def wait(self, timeout: float | None = None) -> CompareGrid:
-        """Wait until every job has finished (``timeout`` is for all of them together);
-        then raise ``SoraJobFailed`` for the first that failed, if any."""
+        """Wait until every job was created and has finished (``timeout`` is for all of
+        them together); then raise ``SoraJobFailed`` for the first that failed, if any."""
         deadline = None if timeout is None else time.monotonic() + timeout
         failed: SoraJobFailed | None = None
-        for job in self.jobs:
+        for item in self.slots:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            job = item if isinstance(item, SoraJob) else item.result(left)
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
             try:
                 job.wait(left)
@@ -109,12 +124,19 @@ class CompareGrid(_GridDisplay):
             raise failed
         return self
 
+    def __len__(self) -> int:
+        return len(self.slots)
+
     def __repr__(self) -> str:
         counts: dict[str, int] = {}
-        for job in self.jobs:
-            counts[job.status] = counts.get(job.status, 0) + 1
+        for item in self.slots:
+            job = _job_of(item)
+            status = job.status if job is not None else (
+                "create failed" if isinstance(item, Slot) and item.error is not None
+                else "waiting to be created")
+            counts[status] = counts.get(status, 0) + 1
         summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-        return f"<CompareGrid {len(self.jobs)} jobs: {summary}>"
+        return f"<CompareGrid {len(self.slots)} jobs: {summary}>"
 
     @property
     def widget(self) -> Any:
@@ -122,29 +144,60 @@ class CompareGrid(_GridDisplay):
         if self._widget is None:
             import ipywidgets as w  # deferred: heavy, and only a kernel renders widgets
 
-            cells = [
-                w.VBox([w.HTML(f'<div style="font-size:13px">{diff_html(words)}</div>'),
-                        card_for(job).widget])
-                for job, words in zip(self.jobs, self.diffs, strict=True)
-            ]
+            cells = [self._cell(item, words)
+                     for item, words in zip(self.slots, self.diffs, strict=True)]
             self._widget = w.GridBox(cells, layout=w.Layout(
                 grid_template_columns="repeat(auto-fill, minmax(340px, 1fr))", grid_gap="10px"
             ))
         return self._widget
 
+    def _cell(self, item: SoraJob | Slot, words: list[tuple[str, bool]]) -> Any:
+        import ipywidgets as w  # deferred: heavy, and only a kernel renders widgets
+
+        head = w.HTML(f'<div style="font-size:13px">{diff_html(words)}</div>')
+        job = _job_of(item)
+        if job is not None:
+            return w.VBox([head, card_for(job).widget])
+        assert isinstance(item, Slot)  # a SoraJob always has its job
+        cell = w.VBox([head, w.HTML(_waiting_html(item))])
+
+        def created(slot: Slot) -> None:  # on the runtime thread: trait assignment only
+            made = slot.job
+            body = card_for(made).widget if made is not None else w.HTML(_waiting_html(slot))
+            cell.children = (head, body)
+
+        item.on_created(created)
+        return cell
+
     def _repr_html_(self) -> str:
         cells = "".join(
             f'<div><div style="font-size:13px;margin-bottom:4px">{diff_html(words)}</div>'
-            f"{job_card_html(job)}</div>"
-            for job, words in zip(self.jobs, self.diffs, strict=True)
+            f"{job_card_html(job) if (job := _job_of(item)) is not None else _waiting_html(item)}"
+            "</div>"
+            for item, words in zip(self.slots, self.diffs, strict=True)
         )
         return f'<div class="sora-nb-compare" style="{_GRID.format(w=340)}">{cells}</div>'
 
 
-def compare(prompts_or_jobs: Sequence[str | SoraJob], **params: Any) -> CompareGrid:
-    """Start one job per prompt string (all created concurrently, with ``params`` such as
-    ``seconds=4`` or ``model=``) and put them, with any ``SoraJob`` given as is, in a grid.
-    Returns at once; the grid shows live cards; ``grid.wait()`` blocks for all."""
+def _prompt_of(item: SoraJob | Slot) -> str:
+    return item.original_prompt if isinstance(item, SoraJob) else item.prompt
+
+
+def _job_of(item: SoraJob | Slot) -> SoraJob | None:
+    return item if isinstance(item, SoraJob) else item.job
+
+
+def _waiting_html(item: SoraJob | Slot) -> str:
+    """The cell of a job not created yet: waiting in the create queue, or why it failed."""
+    error = item.error if isinstance(item, Slot) else None
+    text = ("waiting to be created" if error is None
+            else f"not created: {type(error).__name__}: {error}")
+    color = "#cf222e" if error is not None else "inherit"
+    return (f'<div class="sora-nb-waiting" style="border:1px dashed rgba(127,127,127,.5);'
+            f'padding:10px;font-size:12px;opacity:.8;color:{color}">{html.escape(text)}</div>')
+
+
+def _check_items(prompts_or_jobs: object) -> list[str | SoraJob]:
     if isinstance(prompts_or_jobs, (str, bytes)) or not isinstance(prompts_or_jobs, Sequence):
         raise SoraParameterError(
             "prompts_or_jobs", prompts_or_jobs, "a list of prompt strings and/or SoraJobs"
@@ -157,18 +210,34 @@ def compare(prompts_or_jobs: Sequence[str | SoraJob], **params: Any) -> CompareG
             raise SoraParameterError(
                 "prompts_or_jobs", item, "prompt strings and/or SoraJob objects only"
             )
+    return items
 
-    async def create_all() -> list[SoraJob | BaseException]:
-        made = [SoraJob.async_create(p, **params) for p in items if isinstance(p, str)]
-        return list(await asyncio.gather(*made, return_exceptions=True))
 
-    made: list[SoraJob] = []
-    for outcome in runtime.run(create_all()) if any(isinstance(p, str) for p in items) else []:
-        if isinstance(outcome, BaseException):
-            raise outcome  # the others were created and journaled: see sora_nb.history()
-        made.append(outcome)
-    fresh = iter(made)
-    return CompareGrid([p if isinstance(p, SoraJob) else next(fresh) for p in items])
+def compare(prompts_or_jobs: Sequence[str | SoraJob], **params: Any) -> CompareGrid:
+    """Start one job per prompt string (with ``params`` such as ``seconds=4`` or
+    ``model=``) and put them, with any ``SoraJob`` given as is, in a grid. Every request is
+    validated first; then the call returns at once and the backend's create queue makes
+    the jobs (a few at a time, slowed by 429s), each cell turning into its live card.
+    ``grid.wait()`` blocks for all; ``grid.jobs`` waits for the creates."""
+    items = _check_items(prompts_or_jobs)
+    slots = iter(start_creates([(p, params) for p in items if isinstance(p, str)]))
+    return CompareGrid([p if isinstance(p, SoraJob) else next(slots) for p in items])
+
+
+def sweep(prompt: str | Sequence[str], **options: Any) -> CompareGrid:
+    """One job per combination of ``prompt`` and ``options``, in a grid that returns at
+    once. Any option given as a list, tuple or range is swept; the requests are the
+    cartesian product (prompts first, then the options in keyword order, the last varying
+    fastest), e.g. ``sweep(p, seconds=[4, 8], size=["1280x720", "720x1280"])`` makes 4
+    jobs. ``JobOptions`` keys are the job's options; any other keyword (``seed=range(20)``
+    on a server that takes a seed) goes in ``extra``. A ``(w, h)`` ``size`` is one size."""
+    return CompareGrid(start_creates(expand_sweep(prompt, options)))
+
+
+def batch(requests: Sequence[Mapping[str, Any]]) -> CompareGrid:
+    """One job per request dict (``{"prompt": ..., **JobOptions}``), in a grid that
+    returns at once; the creates run through the backend's create queue."""
+    return CompareGrid(start_creates(check_batch(requests)))
 
 
 # -- gallery --------------------------------------------------------------------------

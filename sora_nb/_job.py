@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from ._audio import MergedVideo
     from ._types import AudioInput
 
-__all__ = ["SoraJob"]
+__all__ = ["SoraJob", "prepare"]
 
 log = logging.getLogger("sora_nb")
 _live: weakref.WeakValueDictionary[str, SoraJob] = weakref.WeakValueDictionary()
@@ -70,7 +70,7 @@ class SoraJob(JobState):
     id: str
 
     def __init__(self, prompt: str, **options: Unpack[JobOptions]) -> None:
-        params, backend, cache = _prepare(prompt, options)
+        params, backend, cache = prepare(prompt, options)
         runtime.run(self._start(params, backend, cache))
 
     # -- construction -----------------------------------------------------------------
@@ -78,7 +78,7 @@ class SoraJob(JobState):
     @classmethod
     async def async_create(cls, prompt: str, **options: Unpack[JobOptions]) -> SoraJob:
         """The async twin of ``SoraJob(...)``, for use inside a running event loop."""
-        params, backend, cache = _prepare(prompt, options)
+        params, backend, cache = prepare(prompt, options)
         job = cls.__new__(cls)
         await runtime.wrap(job._start(params, backend, cache))
         return job
@@ -411,7 +411,7 @@ class SoraJob(JobState):
         return views.html(self) if views.html is not None else None
 
 
-def _prepare(prompt: str, options: JobOptions) -> tuple[VideoParams, Backend, bool]:
+def prepare(prompt: str, options: JobOptions) -> tuple[VideoParams, Backend, bool]:
     """Resolve the backend and its profile, and validate everything by that profile's
     rules, before any request is sent."""
     unknown = sorted(set(options) - JobOptions.__optional_keys__)

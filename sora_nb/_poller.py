@@ -11,9 +11,11 @@ with no I/O while the thin clients send."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
@@ -34,6 +36,7 @@ __all__ = [
     "poll_after",
     "poll_until_done",
     "retry_after",
+    "retry_listener",
     "retry_reason",
     "track_overdue",
     "with_retries",
@@ -144,7 +147,8 @@ OVERDUE_AT_FLOOR = 2
 
 
 def next_poll_delay(policy: PollPolicy, headers: object, attempt: int,
-                    rng: random.Random, eta: float | None = None, overdue: int = 0) -> float:
+                    rng: random.Random, eta: float | None = None, overdue: int = 0,
+                    ceiling: float | None = None) -> float:
     """Delay before the next poll. The floor is the server's ``openai-poll-after-ms`` hint
     if it sent one, else backoff for poll number ``attempt``. With an ``eta`` (seconds left,
     from the job's progress rate) the delay is ``ETA_SHARE`` of it, capped at
@@ -153,7 +157,9 @@ def next_poll_delay(policy: PollPolicy, headers: object, attempt: int,
     that sees completion comes at most one hint late while the prediction holds. When it
     fails (``overdue``: polls past the predicted end, ``track_overdue``; e.g. a job held at
     99 % while the server encodes), the floor grows by ``policy.factor`` per poll after the
-    first ``OVERDUE_AT_FLOOR``, so a stalled job does not cost a request per hint.
+    first ``OVERDUE_AT_FLOOR``, up to ``ceiling`` (the longest hint the job was sent: the
+    SDK's interval), so a stalled job costs no request per hint and is seen done no later
+    than the SDK would see it.
 
     Why not the hint alone: the SDK's ``create_and_poll`` (openai/resources/videos.py,
     ``AsyncVideos.poll``) keeps the first hint (or 1 s) for the whole job, and following
@@ -162,7 +168,8 @@ def next_poll_delay(policy: PollPolicy, headers: object, attempt: int,
     floor = hinted if hinted is not None else backoff_delay(policy, attempt, rng)
     if overdue > OVERDUE_AT_FLOOR:
         grown = floor * policy.factor ** min(overdue - OVERDUE_AT_FLOOR, 64)
-        return max(floor, min(policy.max_interval, grown))
+        top = policy.max_interval if ceiling is None else min(ceiling, policy.max_interval)
+        return max(floor, min(top, grown))
     if eta is None or eta * ETA_SHARE <= floor:
         return floor
     return max(floor, min(policy.max_interval, eta * ETA_SHARE))
@@ -184,6 +191,23 @@ def track_overdue(end_at: float | None, overdue: int, now: float, left: float | 
 def past_time_limit(policy: PollPolicy, started: float, now: float) -> bool:
     """True once a polling run that began at ``started`` has run past ``policy.max_wait``."""
     return now - started > policy.max_wait
+
+
+#: Who else hears of a retry in this context (the create queue of ``_many``: a 429 on one
+#: create slows every create on that backend). Context variables follow tasks.
+_listener: contextvars.ContextVar[Callable[[Exception, float], None] | None] = (
+    contextvars.ContextVar("sora_nb_retry_listener", default=None))
+
+
+@contextmanager
+def retry_listener(fn: Callable[[Exception, float], None]) -> Iterator[None]:
+    """Within this block (and tasks started in it), ``with_retries`` also tells ``fn`` of
+    every transient fault it retries, with the delay it waits."""
+    token = _listener.set(fn)
+    try:
+        yield
+    finally:
+        _listener.reset(token)
 
 
 async def with_retries(
@@ -209,6 +233,8 @@ async def with_retries(
             delay = fault_delay(policy, exc, failures - 1, rng)
             if on_retry is not None:
                 on_retry(exc, delay)
+            if (listener := _listener.get()) is not None:
+                listener(exc, delay)
             await policy.sleep(delay)
 
 
@@ -246,6 +272,7 @@ async def poll_until_done(
 
     polls = overdue = 0
     end_at: float | None = None
+    widest = 0.0  # the longest hint so far
     while True:
         try:
             result, headers = await with_retries(attempt, policy, rng=rng, on_retry=on_retry)
@@ -255,7 +282,8 @@ async def poll_until_done(
         if done(result):
             return "done"
         left = eta() if eta is not None else None
-        delay = next_poll_delay(policy, headers, polls, rng, left, overdue)
+        widest = max(widest, poll_after(headers) or 0.0)
+        delay = next_poll_delay(policy, headers, polls, rng, left, overdue, widest or None)
         end_at, overdue = track_overdue(end_at, overdue, policy.clock(), left, delay)
         await pause(delay)
         polls += 1

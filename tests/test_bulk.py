@@ -74,6 +74,8 @@ def test_the_hint_is_a_floor_and_the_eta_halves_the_distance() -> None:
     # past the predicted end the floor grows by policy.factor per poll
     late = next_poll_delay(policy, hint, 0, rng, eta=0.0, overdue=OVERDUE_AT_FLOOR + 2)
     assert late == pytest.approx(0.5 * policy.factor**2)
+    # ... but never past the longest hint the job was sent (the SDK's interval)
+    assert next_poll_delay(policy, hint, 0, rng, eta=0.0, overdue=40, ceiling=1.0) == 1.0
 
 
 def test_bulk_decisions() -> None:
