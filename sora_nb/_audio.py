@@ -22,6 +22,7 @@ from ._config import cache_dir
 from ._errors import SoraAudioError, SoraMediaError, SoraParameterError
 from ._ffmpeg import ffmpeg, probe, run_ffmpeg
 from ._fs import atomic_path, atomic_write_text
+from ._ids import inside
 from ._show import media_html, show_media
 from ._types import AUDIO_FITS, AUDIO_MODES, AudioFit, AudioInput, AudioMode
 
@@ -98,7 +99,7 @@ def merge_audio(
         for part in (_CACHE_VERSION, file_digest(source), spec.digest, mode, fit,
                      repr(volume), repr(original_volume)):
             key.update(part.encode() + b"\0")
-        cached = target = _merged_dir() / f"merged-{key.hexdigest()}.mp4"
+        cached = target = inside(_merged_dir(), _merged_dir() / f"merged-{key.hexdigest()}.mp4")
         if cache and (hit := _cache_hit(cached)) is not None:
             if out_path is not None:
                 with atomic_path(out_path) as tmp:

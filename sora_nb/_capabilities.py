@@ -10,7 +10,7 @@ from typing import Literal
 
 import openai
 
-from ._errors import SoraUnsupported
+from ._errors import SoraAPIError, SoraUnsupported
 
 __all__ = [
     "OPERATIONS",
@@ -81,16 +81,21 @@ def _text(body: object) -> str:
 
 
 def refusal_status(exc: BaseException, operation: Operation) -> int | None:
-    """The HTTP status if ``exc`` may say the server lacks ``operation``, else ``None``:
-    405 always; 404 (the caller then checks the video still exists, since a missing
-    video is a 404 too); 400 on ``list`` (it takes no input of the user's) or with
-    words that refuse the operation itself. Any other 400 is about the request."""
-    if not isinstance(exc, openai.APIStatusError):
+    """The HTTP status if ``exc`` (an SDK error, or the ``SoraAPIError`` made of one) may
+    say the server lacks ``operation``, else ``None``: 405 always; 404 (the caller then
+    checks the video still exists, since a missing video is a 404 too); 400 on ``list``
+    (it takes no input of the user's) or with words that refuse the operation itself.
+    Any other 400 is about the request."""
+    if isinstance(exc, openai.APIStatusError):
+        status: int | None = exc.status_code
+        text = _text(exc.body) + exc.message
+    elif isinstance(exc, SoraAPIError) and not isinstance(exc, SoraUnsupported):
+        status, text = exc.status_code, exc.message
+    else:
         return None
-    status = exc.status_code
     if status in (404, 405):
         return status
-    if status == 400 and (operation == "list" or _REFUSAL.search(_text(exc.body) + exc.message)):
+    if status == 400 and (operation == "list" or _REFUSAL.search(text)):
         return status
     return None
 

@@ -128,8 +128,8 @@ def _reason(exc: BaseException) -> str:
 
 
 async def journaled_create(backend: Backend, pending: PendingCreate,
-                           call: Callable[[], Awaitable[Any]], policy: PollPolicy
-                           ) -> tuple[Any, HistoryEntry]:
+                           call: Callable[[], Awaitable[T]], policy: PollPolicy
+                           ) -> tuple[T, HistoryEntry]:
     """Journal ``pending``, send ``call()`` (which must carry ``pending.headers``), and
     journal the outcome: the job with its id, or ``unknown`` (``SoraOutcomeUnknown``), or
     nothing when the server refused it (the usual ``SoraError``). Returns the server's
@@ -157,7 +157,8 @@ async def journaled_create(backend: Backend, pending: PendingCreate,
                 reason += f"; {failed.attempts} attempts"
             entry = _settle(lambda: journal.mark_unknown(key, reason))
             raise SoraOutcomeUnknown(reason, idempotency_key=key, entry=entry,
-                                     backend=backend.label) from None
+                                     backend=backend.label,
+                                     last_error=from_sdk(failed.last)) from None
         _settle(lambda: journal.drop_pending(key))
         raise from_sdk(failed.last) from None
     try:

@@ -145,14 +145,16 @@ class SoraOutcomeUnknown(SoraError):
     with ``SoraJob.attach(id)``."""
 
     def __init__(self, reason: str, *, idempotency_key: str, entry: Any = None,
-                 backend: str = "the backend") -> None:
+                 backend: str = "the backend", last_error: SoraError | None = None) -> None:
         self.idempotency_key = idempotency_key
         self.entry = entry
         self.reason = reason
+        #: The last failure as a ``SoraError`` (e.g. the ``SoraAPIError`` of a 502).
+        self.last_error = last_error
         super().__init__(
             f"the request to {backend} failed after it was sent ({reason}): a job may "
-            f"exist there although no id came back. sora_nb did not retry, so as not to "
-            f"create (and pay for) it twice. Look for it with snb.history() (status "
+            f"exist there although no id came back, and sora_nb stopped rather than risk "
+            f"creating (and paying for) it twice. Look for it with snb.history() (status "
             f"'unknown', idempotency key {idempotency_key}) or the backend's own list, "
             f"and follow it with snb.SoraJob.attach(video_id)"
         )

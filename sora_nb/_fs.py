@@ -18,7 +18,14 @@ try:
 except ImportError:  # Windows: temporary files are swept by owner process and age alone
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "sweep_temps"]
+__all__ = [
+    "GRACE_SECONDS",
+    "TEMP_PATTERN",
+    "atomic_path",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "sweep_temps",
+]
 
 #: ``.<stem>.sora-tmp-<pid>-<12 hex><suffix>``: hidden, owned by ``pid``, and recognisable,
 #: so a sweep never touches a file sora_nb did not make.

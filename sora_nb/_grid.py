@@ -375,6 +375,7 @@ def gallery(limit: int = 24, *, backend: bool = True) -> Gallery:
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise SoraParameterError("limit", limit, "a positive int (number of jobs to show)")
     notes: list[str] = []
-    entries = backend_history(history(), limit, notes) if backend else history()
+    journal = history(limit=limit)  # indexed: one page, however long the journal
+    entries = backend_history(journal, limit, notes) if backend else journal
     return Gallery(entries[:limit], note=notes[0] if notes else None)
 

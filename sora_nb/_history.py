@@ -13,6 +13,7 @@ from openai.types import Video
 
 from ._config import resolve_backend, settings
 from ._errors import SoraError, SoraUnsupported
+from ._ids import id_problem
 from ._runtime import runtime
 from ._store import HistoryEntry
 from ._types import normalize_status
@@ -45,8 +46,12 @@ def backend_history(journal: list[HistoryEntry], limit: int,
         if notes is not None:
             notes.append("the backend's list is unavailable: showing this machine's journal")
         return journal
-    by_id = {e.id: e for e in journal}
+    # entries without an id (a create whose answer never came) are kept as they are
+    by_id = {e.id: e for e in journal if e.id}
     for v in videos:
+        if id_problem(field(v, "id")) is not None:
+            log.warning("sora_nb: the backend listed a job with an unusable id; skipped")
+            continue
         known = by_id.get(v.id)
         if known is not None:
             by_id[v.id] = replace(known, status=normalize_status(field(v, "status")),
@@ -54,4 +59,5 @@ def backend_history(journal: list[HistoryEntry], limit: int,
         else:
             by_id[v.id] = entry_from_video(v, video_id=v.id, backend=backend.identity,
                                            original_prompt=None, kind="listed")
-    return sorted(by_id.values(), key=lambda e: e.created_at, reverse=True)
+    merged = [*by_id.values(), *(e for e in journal if not e.id)]
+    return sorted(merged, key=lambda e: e.created_at, reverse=True)

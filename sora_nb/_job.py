@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import os
 import shutil
 import time
 import warnings
@@ -33,6 +34,7 @@ from ._errors import (
     from_sdk,
 )
 from ._fs import atomic_path
+from ._ids import check_user_id, path_segment
 from ._jobstate import JobState, is_final
 from ._params import (
     VideoParams,
@@ -107,6 +109,7 @@ class SoraJob(JobState):
     def attach(cls, video_id: str, *, backend: BackendName | Backend | None = None) -> SoraJob:
         """Follow an existing job by id (one from ``history()``, another process, or the
         server's list). Returns the live object if this process already has one."""
+        check_user_id(video_id)
         if (job := _live.get(video_id)) is not None:
             return job.resume()
         return runtime.run(cls._attach(video_id, resolve_backend(backend)))
@@ -116,6 +119,7 @@ class SoraJob(JobState):
         cls, video_id: str, *, backend: BackendName | Backend | None = None
     ) -> SoraJob:
         """The async twin of ``attach``."""
+        check_user_id(video_id)
         if (job := _live.get(video_id)) is not None:
             return job.resume()
         return await runtime.wrap(cls._attach(video_id, resolve_backend(backend)))
@@ -123,15 +127,15 @@ class SoraJob(JobState):
     @classmethod
     async def _attach(cls, video_id: str, backend: Backend) -> SoraJob:
         video = await _videos.retrieve_video(backend, video_id, settings.poll)
-        known = {e.id: e for e in _store.history(include_deleted=True)}
-        original = known[video_id].original_prompt if video_id in known else None
-        if video_id not in known:
-            _videos.journal_created(video, backend, video.prompt or "", "attached", None)
+        known = _store.journal().by_id(video.id)  # indexed: as fast at 100,000 jobs
+        original = known.original_prompt if known is not None else None
+        if known is None:
+            _videos.journal_created(video, backend, None, "attached", None)
         job = cls.__new__(cls)
         job._setup(video, backend, original, from_cache=False)
         job._created = time_of(field(video, "created_at")) or job._created
         # the journal's source id is sora_nb's own; a gateway may rewrite the server's
-        job._source_id = known[video_id].remixed_from if video_id in known else None
+        job._source_id = known.remixed_from if known is not None else None
         return job
 
     # -- polling ----------------------------------------------------------------------
@@ -264,12 +268,14 @@ class SoraJob(JobState):
     def download(self, variant: Variant = "video", path: str | Path | None = None) -> Path:
         """Wait for the job, then download ``variant`` (video, thumbnail or spritesheet),
         streamed and cached; with ``path``, also place a copy there. Returns the file."""
+        _check_target(path)
         self.wait()
         return runtime.run(self._download(variant, path))
 
     async def async_download(self, variant: Variant = "video",
                              path: str | Path | None = None) -> Path:
         """The async twin of ``download``."""
+        _check_target(path)
         await self.async_wait()
         return await runtime.wrap(self._download(variant, path))
 
@@ -285,6 +291,7 @@ class SoraJob(JobState):
     async def _download(self, variant: Variant, path: str | Path | None) -> Path:
         if variant not in VARIANTS:
             raise SoraParameterError("variant", variant, allowed(VARIANTS))
+        _check_target(path)
         if self.status != "completed":
             await self.async_wait()
         future = self._downloads.get(variant)
@@ -296,8 +303,8 @@ class SoraJob(JobState):
         if path is None:
             return cached
         target = Path(path).expanduser()
-        if target.is_dir():
-            target = target / f"{self.id}.{_store.EXTENSIONS[variant]}"
+        if target.is_dir():  # named after the id, as one safe bounded file name
+            target = target / f"{path_segment(self.id)}.{_store.EXTENSIONS[variant]}"
         with atomic_path(target) as tmp:
             shutil.copyfile(cached, tmp)
         return target
@@ -424,7 +431,21 @@ def prepare(prompt: str, options: JobOptions) -> tuple[VideoParams, Backend, boo
         fit=options.get("fit"), enhance=options.get("enhance", True),
         profile=backend.profile, extra=options.get("extra"),
     )
-    return params, backend, options.get("cache", True)
+    cache = options.get("cache", True)
+    if not isinstance(cache, bool):
+        raise SoraParameterError("cache", cache, "True (reuse an identical earlier job) or False")
+    return params, backend, cache
+
+
+def _check_target(path: object) -> None:
+    """``download(path=...)``: None, or a non-empty path (a file or an existing folder)."""
+    allowed_paths = "None (the cache only), or a file or folder path"
+    if path is None:
+        return
+    if not isinstance(path, (str, os.PathLike)):
+        raise SoraParameterError("path", path, allowed_paths)
+    if not str(os.fspath(path)).strip():
+        raise SoraParameterError("path", path, allowed_paths, detail="it is empty")
 
 
 #: The error ``wait()`` raises for each final status without a video.

@@ -169,8 +169,11 @@ class JobState:
         )
 
     def __repr__(self) -> str:
-        shown = "" if self.progress is None else f" {self.progress}%"
-        return f"<{type(self).__name__} {self.id} {self.status}{shown}>"
+        try:
+            shown = "" if self.progress is None else f" {self.progress}%"
+            return f"<{type(self).__name__} {self.id} {self.status}{shown}>"
+        except Exception:  # half-built (its create failed or is under way): still a repr
+            return f"<{type(self).__name__} (not created)>"
 
     # -- observers --------------------------------------------------------------------
 

@@ -24,6 +24,10 @@ from typing import Any
 
 __all__ = [
     "DB_NAME",
+    "FIND_CACHED_SQL",
+    "HISTORY_SQL",
+    "LEGACY_NAME",
+    "NOT_REUSABLE",
     "PENDING_STALE_SECONDS",
     "HistoryEntry",
     "Journal",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import threading
 import warnings
@@ -17,6 +18,7 @@ from urllib.parse import quote
 from ._display import MediaKind, check_kind, check_width, data_uri, job_html, media_tag
 from ._errors import SoraMediaError, SoraParameterError
 from ._fs import atomic_path
+from ._ids import inside, path_segment
 from ._scrubber import SpriteScrubber
 from ._store import cached_media
 from ._types import VARIANTS, JobSnapshot, Variant, allowed
@@ -192,7 +194,10 @@ def publish_media(path: str | Path, base: str | Path | None = None) -> str:
         return rel.as_posix()
     st = src.stat()
     digest = hashlib.sha1(f"{src}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:10]
-    target = root / MEDIA_DIR / f"{src.stem}-{digest}{src.suffix.lower()}"
+    # one safe, bounded name (a long or odd file name is hashed), proven inside the folder
+    suffix = src.suffix.lower() if re.fullmatch(r"\.[a-z0-9]{1,8}", src.suffix.lower()) else ""
+    target = inside(root / MEDIA_DIR,
+                    root / MEDIA_DIR / f"{path_segment(src.stem)}-{digest}{suffix}")
     if not target.exists():
         with atomic_path(target) as tmp:
             tmp.unlink()

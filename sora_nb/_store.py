@@ -39,6 +39,7 @@ def journal() -> Journal:
 
 
 def journal_path() -> Path:
+    """The journal file: ``journal.sqlite3`` in the cache dir."""
     return journal().path
 
 
@@ -96,8 +97,14 @@ def media_path(video_id: str, variant: Variant) -> Path:
 
 
 def remove_media(video_id: str) -> None:
-    """Delete every cached download of ``video_id`` (after the job was deleted)."""
-    shutil.rmtree(media_dir(video_id), ignore_errors=True)
+    """Delete every cached download of ``video_id`` (after the job was deleted): only its
+    own folder inside ``cache_dir()/media``; a symlink there is removed, never followed."""
+    root = cache_dir() / "media"
+    folder = root / path_segment(video_id)
+    if folder.is_symlink():
+        folder.unlink()
+    elif folder.is_dir():
+        shutil.rmtree(inside(root, folder))
 
 
 def cached_media(video_id: str, variant: Variant) -> Path | None:

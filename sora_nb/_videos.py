@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Literal, TypeVar
@@ -19,13 +18,16 @@ from openai.types.video_edit_params import VideoVideoReferenceInputParam
 
 from . import _capabilities, _store
 from ._config import Backend
+from ._create import PendingCreate, journaled_create
 from ._download import stream_download
-from ._errors import SoraContentError, SoraError, SoraUnsupported, from_sdk
+from ._errors import SoraAPIError, SoraContentError, SoraError, SoraUnsupported, from_sdk
+from ._ids import check_server_id
+from ._journal import NOT_REUSABLE
 from ._params import VideoParams
 from ._poller import PollPolicy, TransientFailure, with_retries
 from ._runtime import runtime
 from ._types import Variant, normalize_status
-from ._wire import entry_from_video
+from ._wire import entry_from_video, time_of
 
 __all__ = [
     "DeriveKind",
@@ -58,10 +60,6 @@ async def sdk_call(call: Callable[[], Awaitable[T]], policy: PollPolicy) -> T:
         raise from_sdk(exc) from None
 
 
-def _idempotency() -> dict[str, str]:
-    return {"Idempotency-Key": f"sora-nb-{uuid.uuid4().hex}"}
-
-
 async def find_reusable(backend: Backend, cache_key: str, policy: PollPolicy
                         ) -> tuple[_store.HistoryEntry, Video] | None:
     """The newest journaled job made from an identical request and the backend's current
@@ -77,55 +75,63 @@ async def find_reusable(backend: Backend, cache_key: str, policy: PollPolicy
         return None
     except openai.APIError as exc:
         raise from_sdk(exc) from None
-    expires_at = getattr(video, "expires_at", None)
-    expired = isinstance(expires_at, (int, float)) and expires_at <= time.time()
-    reusable = normalize_status(video.status) in ("queued", "in_progress", "completed")
-    return (entry, video) if reusable and not expired else None
+    if check_server_id(video.id, server=backend.label) != entry.id:
+        return None  # the server answered for another job: do not reuse it
+    expires = time_of(video.expires_at)
+    expired = expires is not None and expires <= time.time()
+    status = normalize_status(video.status)
+    return None if status in NOT_REUSABLE or expired else (entry, video)
 
 
 async def create_video(backend: Backend, params: VideoParams, cache_key: str,
                        policy: PollPolicy) -> Video:
-    """Create a job and journal it before anything else: a paid-for generation is never
-    lost. One idempotency key for every retry, so a retried create makes one job."""
+    """Create a job, journaled before it is sent (``pending``) and completed with its id:
+    a paid-for generation is never lost. One idempotency key for every attempt; retried
+    only when that cannot make a second job (``_create.send_create``); an ambiguous failure
+    raises ``SoraOutcomeUnknown`` and leaves the entry as ``unknown``."""
     client = runtime.client(backend)
-    headers = _idempotency()
     kwargs = params.create_kwargs()
-
-    def send() -> Awaitable[Video]:
-        if params.reference is None and _capabilities.lacking(backend.identity, "form"):
-            return client.post("/videos", cast_to=Video, body=params.json_body(),
-                               options={"headers": headers})
-        return client.videos.create(**kwargs, extra_headers=headers)
-
-    async def create_and_journal() -> Video:
-        try:
-            video = await with_retries(send, policy)
-        except TransientFailure as exc:
-            raise from_sdk(exc.last) from None
-        except openai.APIError as exc:
-            if not (params.reference is None and _capabilities.needs_json(exc)):
-                raise from_sdk(exc) from None
-            # SGLang's multipart create requires a reference image; text-to-video goes as
-            # JSON (sgl-project/sglang docs/diffusion/openai_api.md). A 400 proves nothing
-            # was made, so sending it again cannot pay twice.
-            _capabilities.mark_lacking(backend.identity, "form")
-            video = await sdk_call(send, policy)
-        journal_created(video, backend, params.original_prompt, "create", cache_key)
-        return video
-
+    request: dict[str, object] = {k: v for k, v in kwargs.items() if k != "input_reference"}
+    if params.reference is not None:
+        request["input_reference"] = {"filename": params.reference.filename,
+                                      "sha256": params.reference.sha256}
+    pending = PendingCreate(
+        prompt=params.prompt, original_prompt=params.original_prompt,
+        # a generic server's own defaults are not known before it answers
+        model=params.model or "", seconds=params.seconds or 0, size=params.size or "",
+        kind="create", cache_key=cache_key,
+        request=request,
+    )
     # Shielded: an interrupt (Ctrl-C in a cell) cannot stop a create half-way, after the
     # server accepted it but before the journal has it.
-    return await asyncio.shield(create_and_journal())
+    def as_json() -> Awaitable[Video]:
+        return client.post("/videos", cast_to=Video, body=params.json_body(),
+                           options={"headers": pending.headers})
+
+    async def send() -> Video:
+        if params.reference is None and _capabilities.lacking(backend.identity, "form"):
+            return await as_json()
+        try:
+            return await client.videos.create(**kwargs, extra_headers=pending.headers)
+        except openai.APIStatusError as exc:
+            if params.reference is not None or not _capabilities.needs_json(exc):
+                raise
+        # SGLang's multipart create requires a reference image; text-to-video goes as JSON
+        # (sgl-project/sglang docs/diffusion/openai_api.md). A 400 proves nothing was made,
+        # so this second request, with the same key, cannot pay twice.
+        _capabilities.mark_lacking(backend.identity, "form")
+        return await as_json()
+
+    video, _ = await asyncio.shield(journaled_create(backend, pending, send, policy))
+    return video
 
 
 async def derive_video(backend: Backend, source_id: str, kind: DeriveKind, sent: str,
                        original: str, seconds: int | None, policy: PollPolicy) -> Video:
     """Remix, extend or edit ``source_id`` with the prompt ``sent`` (``original`` is what
-    the user wrote); the new job is journaled with its lineage (``source_id``, sora_nb's
-    own record). A server without the operation raises ``SoraUnsupported``, once."""
-    _capabilities.require(backend.identity, kind, backend.label)
+    the user wrote); journaled like a create, with its lineage taken from here (not from
+    a field a gateway may rewrite)."""
     client = runtime.client(backend)
-    headers = _idempotency()
     source: VideoVideoReferenceInputParam = {"id": source_id}
     # The SDK's videos.edit()/extend() reject a {"id": ...} video reference (openai 3.57
     # treats the field as a file upload only), so those two go as JSON through the same
@@ -134,14 +140,27 @@ async def derive_video(backend: Backend, source_id: str, kind: DeriveKind, sent:
     if seconds is not None:
         body["seconds"] = str(seconds)
     path = _JSON_PATHS.get(kind)
+    pending = PendingCreate(
+        prompt=sent, original_prompt=original, model="", seconds=seconds or 0, size="",
+        kind=kind, remixed_from=source_id, request={"kind": kind, **body},
+    )
 
     def call() -> Awaitable[Video]:
         if path is None:
-            return client.videos.remix(source_id, prompt=sent, extra_headers=headers)
-        return client.post(path, cast_to=Video, body=body, options={"headers": headers})
+            return client.videos.remix(source_id, prompt=sent, extra_headers=pending.headers)
+        return client.post(path, cast_to=Video, body=body,
+                           options={"headers": pending.headers})
 
-    video = await capable_call(backend, kind, call, policy, video_id=source_id)
-    journal_created(video, backend, original, kind, None, remixed_from=source_id)
+    _capabilities.require(backend.identity, kind, backend.label)
+    try:
+        video, _ = await asyncio.shield(journaled_create(backend, pending, call, policy))
+    except SoraAPIError as exc:
+        status = _capabilities.refusal_status(exc, kind)
+        if status is None or (status == 404 and not await _still_there(backend, source_id,
+                                                                        policy)):
+            raise
+        _capabilities.mark_lacking(backend.identity, kind)
+        raise SoraUnsupported(kind, backend.label, status_code=status) from None
     return video
 
 
@@ -175,9 +194,11 @@ async def _still_there(backend: Backend, video_id: str, policy: PollPolicy) -> b
 
 
 async def retrieve_video(backend: Backend, video_id: str, policy: PollPolicy) -> Video:
-    """The backend's current ``Video`` for ``video_id``."""
+    """The backend's current ``Video`` for ``video_id`` (whose id must be usable)."""
     client = runtime.client(backend)
-    return await sdk_call(lambda: client.videos.retrieve(video_id), policy)
+    video = await sdk_call(lambda: client.videos.retrieve(video_id), policy)
+    check_server_id(video.id, server=backend.label)
+    return video
 
 
 async def retrieve_with_headers(backend: Backend, video_id: str) -> tuple[Video, object]:
@@ -247,11 +268,10 @@ async def _make_still(backend: Backend, video_id: str, variant: Variant, target:
     return path
 
 
-def journal_created(video: Video, backend: Backend, original_prompt: str, kind: str,
+def journal_created(video: Video, backend: Backend, original_prompt: str | None, kind: str,
                     cache_key: str | None, remixed_from: str | None = None) -> None:
-    """Journal a job this process created or first saw (``kind``: create, remix, extend,
-    edit or attached)."""
-    # lenient (_wire): odd fields from other servers never lose a created job
+    """Journal a job this process first saw by id (``kind`` ``attached``), reading the
+    server's answer leniently; ``video.id`` must have passed ``check_server_id``."""
     _store.record_created(entry_from_video(
         video, video_id=video.id, backend=backend.identity, original_prompt=original_prompt,
         kind=kind, cache_key=cache_key, remixed_from=remixed_from, created_at=time.time(),

@@ -134,7 +134,9 @@ def _list() -> int:
     for entry in history():
         prompt = entry.original_prompt.replace("\n", " ")
         prompt = prompt if len(prompt) <= 50 else prompt[:49] + "…"
-        print(f"{entry.id}  {entry.status:<11} {entry.model:<10} {entry.seconds:>2}s "
+        # a create whose answer never came has no id: show its idempotency key instead
+        shown = entry.id or f"(no id; key {entry.idempotency_key})"
+        print(f"{shown}  {entry.status:<11} {entry.model:<10} {entry.seconds:>2}s "
               f"{entry.size:<9}  {prompt}")
     return 0
 

@@ -101,8 +101,10 @@ def test_creates_under_60_percent_5xx_lose_nothing_and_duplicate_nothing(
             break
     assert "unknown" in outcomes and "ok" in outcomes
     entries = _store.history()
-    assert sorted(e.status for e in entries) == sorted(
-        "queued" if o == "ok" else "unknown" for o in outcomes)
+    # a replayed create answers with the job as it is now (queued or in progress)
+    assert sorted(e.status == "unknown" for e in entries) == sorted(
+        o == "unknown" for o in outcomes)
+    assert all(bool(e.id) == (e.status != "unknown") for e in entries)
     # one server job per create, retried or not: every one of them is in the journal
     assert server_jobs(fresh_server) == len(outcomes)
 
@@ -226,3 +228,104 @@ def test_an_off_spec_answer_is_journaled_leniently(hostile: Hostile) -> None:
     assert (journaled.id, journaled.seconds, journaled.status, journaled.prompt) == (
         "video_odd", 4, "in_progress", "A careful create")  # normalize_status: one word
     assert json.loads(json.dumps(journaled.__dict__))  # plain data all the way
+
+
+# -- the same rules through SoraJob --------------------------------------------------------
+
+
+def test_a_hostile_id_through_soraJob_writes_nothing_outside(hostile: Hostile, cache: Path
+                                                              ) -> None:
+    import sora_nb as snb
+
+    hostile.answer = {"id": "../../victim", "object": "video", "status": "completed"}
+    snb.configure(backend="openai", base_url=hostile.base_url, api_key="sk-test-hostile-1")
+    try:
+        with pytest.raises(snb.SoraProtocolError):
+            snb.SoraJob("A hostile answer", seconds=4, cache=False)
+    finally:
+        snb.configure(reset=True, cache_dir=cache)
+    assert [e.status for e in snb.history()] == ["unknown"]
+    outside = {p.name for p in cache.parent.iterdir()}
+    assert outside == {"cache"}  # nothing beside the cache dir
+
+
+def test_an_off_spec_answer_through_soraJob(hostile: Hostile, cache: Path) -> None:
+    import sora_nb as snb
+
+    hostile.answer = {"id": "video_offspec", "object": "video", "status": "completed",
+                      "seconds": "4.0", "progress": None, "created_at": "soon",
+                      "model": None, "usage": {"units": 3}}
+    snb.configure(backend="openai", base_url=hostile.base_url, api_key="sk-test-hostile-2")
+    try:
+        job = snb.SoraJob("An off-spec answer", seconds=4, cache=False)
+        assert (job.id, job.seconds, job.progress) == ("video_offspec", 4, 100)
+        assert repr(job) == "<SoraJob video_offspec completed 100%>"
+        assert job.snapshot().prompt.startswith("An off-spec answer")
+        (entry,) = snb.history()
+        assert (entry.id, entry.seconds, entry.status) == ("video_offspec", 4, "completed")
+        gallery = snb.gallery(backend=False)
+        assert "video_offspec" in gallery._repr_html_()
+    finally:
+        snb.configure(reset=True, cache_dir=cache)
+
+
+@Mark.server(faults=FaultConfig(server_error_rate=1.0, seed=5))
+def test_soraJob_on_a_server_without_idempotency_raises_outcome_unknown(
+    fresh_server: LocalServer,
+) -> None:
+    import sora_nb as snb
+
+    snb.configure(idempotent=False)
+    with pytest.raises(snb.SoraOutcomeUnknown) as info:
+        snb.SoraJob("Paid for once at most", seconds=4, cache=False)
+    assert fresh_server.requests.count("POST", "/v1/videos") == 1
+    (entry,) = snb.history()
+    assert entry.status == "unknown" and entry.idempotency_key == info.value.idempotency_key
+
+
+@pytest.mark.parametrize("bad", ["", None, "..", ".", "a/../b", "x" * 10_000, "v\x00"])
+def test_attach_refuses_hostile_ids_before_any_request(local: LocalServer, bad: object
+                                                       ) -> None:
+    import sora_nb as snb
+
+    before = len(local.requests)
+    with pytest.raises(snb.SoraParameterError) as info:
+        snb.SoraJob.attach(bad)  # type: ignore[arg-type]
+    assert info.value.param == "video_id"
+    with pytest.raises(snb.SoraParameterError):
+        snb.get_sora_video_status(bad)  # type: ignore[arg-type]
+    assert len(local.requests) == before
+
+
+def test_bad_job_options_and_targets_are_typed_errors(local: LocalServer) -> None:
+    import sora_nb as snb
+
+    with pytest.raises(snb.SoraParameterError) as info:
+        snb.SoraJob("Cache must be a bool", cache="no")  # type: ignore[typeddict-item]
+    assert info.value.param == "cache"
+    with pytest.raises(snb.SoraParameterError) as info:
+        snb.SoraJob("Backend is named", backend="foo")  # type: ignore[typeddict-item]
+    assert info.value.param == "backend"
+    job = snb.SoraJob("Download targets", seconds=4, cache=False)
+    for bad in ("", "   ", 42):
+        with pytest.raises(snb.SoraParameterError) as info:
+            job.download("video", bad)  # type: ignore[arg-type]
+        assert info.value.param == "path"
+    assert repr(snb.SoraJob.__new__(snb.SoraJob)) == "<SoraJob (not created)>"
+
+
+@pytest.mark.slow
+def test_delete_never_follows_a_link_out_of_the_cache(local: LocalServer, cache: Path,
+                                                      tmp_path: Path) -> None:
+    import sora_nb as snb
+
+    job = snb.SoraJob("Deleted safely", seconds=4, cache=False).wait()
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("mine")
+    folder = _store.media_path(job.id, "video").parent
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    folder.symlink_to(victim, target_is_directory=True)
+    job.delete()
+    assert (victim / "keep.txt").read_text() == "mine"
+    assert not folder.exists() and not folder.is_symlink()

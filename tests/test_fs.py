@@ -12,6 +12,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 import sora_nb as snb
 from sora_nb import _fs, _store
 from sora_nb._fs import TEMP_PATTERN, atomic_path, atomic_write_bytes, sweep_temps
@@ -76,7 +78,7 @@ def test_the_next_write_in_a_folder_sweeps_it(tmp_path: Path) -> None:
 CHILD = """
 import os, sys, time
 import sora_nb as snb
-from sora_nb import _download as _media  # shape renamed _media to _download
+from sora_nb import _download as _media
 
 real = _media.atomic_path
 
@@ -96,6 +98,7 @@ job.download()
 """
 
 
+@pytest.mark.slow
 def test_a_download_killed_mid_way_leaves_no_temp_file(local: LocalServer, cache: Path) -> None:
     job = snb.SoraJob("A download cut by SIGKILL", seconds=4, cache=False).wait()
     env = {**os.environ, "SORA_NB_CACHE_DIR": str(cache), "SORA_NB_BACKEND": "openai",

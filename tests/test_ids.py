@@ -92,3 +92,18 @@ def test_media_paths_of_any_id_stay_in_the_cache(cache: Path) -> None:
     for video_id in [*HOSTILE, LITELLM_ID]:
         path = _store.media_path(video_id, "video")
         assert path.resolve().parent.parent == (cache / "media").resolve()
+
+
+def test_show_copies_get_bounded_names_inside_sora_nb_media(tmp_path: Path) -> None:
+    from sora_nb._show import MEDIA_DIR, publish_media
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    src = elsewhere / ("a very long name, with spaces & odd chars " * 5 + ".MP4")[-250:]
+    src.write_bytes(b"\x00\x00\x00\x18ftypmp42")
+    notebook = tmp_path / "nb"
+    notebook.mkdir()
+    rel = publish_media(src, base=notebook)
+    target = notebook / rel
+    assert target.parent == notebook / MEDIA_DIR and target.suffix == ".mp4"
+    assert len(target.name) <= 100 and target.read_bytes() == src.read_bytes()

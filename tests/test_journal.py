@@ -152,6 +152,7 @@ def test_threads_write_at_once_without_losing_a_row(journal: Journal) -> None:
     assert {e.status for e in journal.history()} == {"completed"}
 
 
+@pytest.mark.slow
 def test_two_processes_share_one_journal(tmp_path: Path) -> None:
     code = (
         "import sys, time\n"

@@ -37,6 +37,8 @@ SCRIPTS: dict[str, list[Step]] = {
                   {"status": "cancelled", "progress": 10}],
     "unknown": [{"status": "warming_up", "progress": None}],
     "odd": [{"progress": "abc", "seconds": None, "created_at": "soon"}],
+    # completes, then answers every download with an HTML error page (a proxy's 200 page)
+    "broken": [{"status": "completed", "progress": 100}],
 }
 
 
@@ -78,6 +80,9 @@ class StandIn:
         return web.json_response(self._body(video_id, next(self.jobs[video_id][1])))
 
     async def content(self, request: web.Request) -> web.Response:
+        if self.jobs[request.match_info["video_id"]][0] == "broken":
+            return web.Response(text="<html><body>upstream error</body></html>",
+                                content_type="text/html")
         return web.Response(body=self.mp4, content_type="video/mp4")
 
 
@@ -169,7 +174,7 @@ def test_a_job_cancelled_on_the_server_raises_sora_job_cancelled(on_stand_in: St
     assert isinstance(info.value, snb.SoraJobFailed)
     assert job.status == "cancelled" and job.done
     assert "was cancelled on the server" in str(info.value)
-    assert "#424a53" in job._repr_html_()  # the neutral grey, not the failure red
+    assert 'data-status="cancelled"' in job._repr_html_()  # its own look, not "failed"
 
 
 def test_an_unknown_status_is_shown_not_final_and_ends_at_the_deadline(
@@ -188,3 +193,18 @@ def test_odd_fields_never_crash(on_stand_in: StandIn) -> None:
         job.wait()
     assert (job.status, job.progress, job.seconds) == ("unknown", None, 0)
     assert job.id in job._repr_html_()
+
+
+def test_a_download_that_is_not_its_variant_is_refused_and_not_kept(
+        on_stand_in: StandIn) -> None:
+    from sora_nb import _store
+
+    job, _ = _job("broken")
+    job.wait()
+    with pytest.raises(snb.SoraContentError) as info:
+        job.download()
+    err = info.value
+    assert (err.variant, err.server, err.found) == ("video", "127.0.0.1", "html")
+    assert "127.0.0.1" in str(err) and "an HTML page" in str(err)
+    folder = _store.media_path(job.id, "video").parent
+    assert not folder.exists() or list(folder.iterdir()) == []  # nothing kept

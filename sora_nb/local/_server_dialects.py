@@ -15,6 +15,7 @@ import json
 import re
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, ClassVar
@@ -91,9 +92,9 @@ class Dialect:
         req = parse_create(body)
         return Created(req, {}, req.fingerprint())
 
-    def find(self, video_id: str, store_get: Any) -> Job | None:
-        job: Job | None = store_get(video_id)
-        return job
+    def find(self, video_id: str, lookup: Callable[[str], Job | None]) -> Job | None:
+        """The job ``video_id`` names (``lookup``: the store's), None if there is none."""
+        return lookup(video_id)
 
     def video(self, job: Job, now: float, *, answer_to_create: bool = False) -> dict[str, Any]:
         body = job.to_api(now)
@@ -211,6 +212,11 @@ def _form_json(body: Body, name: str) -> dict[str, Any] | None:
     return value
 
 
+def _fingerprint(req: CreateRequest, fields: dict[str, Any]) -> str:
+    blob = json.dumps([req.fingerprint(), fields], sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
 def _image(data: bytes, param: str) -> str:
     """The extension of an uploaded PNG/JPEG/WebP (any size: the render covers the frame)."""
     from PIL import Image, UnidentifiedImageError
@@ -299,9 +305,7 @@ class VllmOmni(Dialect):
         options = {k: v for k, v in options.items() if v is not None}
         fields = {"fps": fps, "seed": seed, "options": options or None,
                   "size_shown": size}
-        digest = hashlib.sha256(json.dumps([req.fingerprint(), fps, seed, options],
-                                           sort_keys=True, default=str).encode()).hexdigest()
-        return Created(req, fields, digest)
+        return Created(req, fields, _fingerprint(req, fields))
 
     def video(self, job: Job, now: float, *, answer_to_create: bool = False) -> dict[str, Any]:
         # VideoResponse (protocol/videos.py): the served model, not the requested one
@@ -515,7 +519,7 @@ def _sglang_create(body: Body, form: bool) -> Created:
     options = {k: v for k, v in options.items() if v is not None}
     req = CreateRequest(prompt, str(model), shown, size, reference, ext)
     fields = {"fps": fps, "seed": seed, "options": options or None}
-    return Created(req, fields, secrets.token_hex(8))
+    return Created(req, fields, _fingerprint(req, fields))
 
 
 # LiteLLM gateway ------------------------------------------------------------------------------
@@ -546,14 +550,13 @@ class Gateway(Dialect):
                 f"deployment_id:{self.deployment}")
         return "video_" + base64.b64encode(text.encode()).decode(), upstream
 
-    def find(self, video_id: str, store_get: Any) -> Job | None:
+    def find(self, video_id: str, lookup: Callable[[str], Job | None]) -> Job | None:
         if _decode_litellm_id(video_id) is None:
             # not one of its ids: the proxy sends it to its default provider, unreachable here
             raise ProxyError(
                 500, "litellm.InternalServerError: InternalServerError: OpenAIException - "
                 "Cannot connect to host api.openai.com:443 [Name or service not known]")
-        job: Job | None = store_get(video_id)
-        return job
+        return lookup(video_id)
 
     def video(self, job: Job, now: float, *, answer_to_create: bool = False) -> dict[str, Any]:
         # VideoObject (litellm/types/videos/main.py): no prompt; usage on create and remix

@@ -77,7 +77,9 @@ def test_real_endpoint_notebook_skips_without_a_key_and_never_prints_one() -> No
     printed = "".join(
         o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs
     )
-    assert printed.count("skipped: no OPENAI_API_KEY") == 2
+    assert printed.count("skipped: no OPENAI_API_KEY") == 1  # the one cell that needs a key
+    # and the cells against the embedded backend's dialects ran: their answers are stored
+    assert "does not support remix" in printed and "has no list of jobs" in printed
 
 
 def test_sanitize_file_parses_and_every_pattern_compiles() -> None:
