@@ -34,6 +34,7 @@ from ._wire import time_of
 
 __all__ = [
     "LIST_PAGE",
+    "LIST_SPACING",
     "MIN_BULK",
     "Scheduler",
     "follow",
@@ -51,6 +52,11 @@ LIST_PAGE = 100
 MIN_BULK = 3
 #: Seconds a round waits for the other polls due at the same moment.
 _GATHER = 0.005
+#: Seconds between the end of one list and the start of the next round: while jobs are
+#: out of step (being attached or created one by one) each would otherwise start a list
+#: of every page, and a list costs the server a page per 100 jobs. A due job waits at most
+#: this long; jobs near their end go by GET and never wait.
+LIST_SPACING = 0.25
 
 
 def use_list(due: int, in_flight: int, list_ok: bool) -> bool:
@@ -110,6 +116,7 @@ class Scheduler:
         self._members: dict[str, _Member] = {}
         self._round: dict[str, asyncio.Future[Polled | None]] = {}
         self._flush: asyncio.TimerHandle | None = None
+        self._next_list = 0.0  # loop time before which no new round starts
         #: requests made, by kind: for tests and the benchmark
         self.counts = {"list": 0, "get": 0, "listed": 0}
 
@@ -146,7 +153,8 @@ class Scheduler:
             future: asyncio.Future[Polled | None] = self.loop.create_future()
             self._round[video_id] = future
             if self._flush is None:
-                self._flush = self.loop.call_later(_GATHER, self._start_round)
+                wait = max(_GATHER, self._next_list - self.loop.time())
+                self._flush = self.loop.call_later(wait, self._start_round)
             got = await future
             if got is not None:
                 return got
@@ -208,6 +216,7 @@ class Scheduler:
         list_ok = not _capabilities.lacking(self.backend.identity, "list")
         if use_list(len(batch) + len(early), self.in_flight, list_ok):
             found = await self._list(set(batch) | set(early))
+            self._next_list = self.loop.time() + LIST_SPACING
         for video_id, future in batch.items():
             member = self._members.get(video_id)
             video = found.get(video_id)
