@@ -37,8 +37,9 @@ __all__ = [
 
 T = TypeVar("T")
 
-#: Creates in flight at once on one backend (halved by each 429, regrown by successes).
-CREATE_CONCURRENCY = 8
+#: Creates in flight at once on one backend (halved by each 429, regrown by successes):
+#: the size of the HTTP pool (``_runtime.POOL_LIMITS``), so creates never queue in it.
+CREATE_CONCURRENCY = 32
 
 
 class CreateQueue:

@@ -44,12 +44,12 @@ def test_sweep_and_batch_name_what_is_wrong() -> None:
 @pytest.mark.server(job_seconds=0.5, poll_after_ms=100, faults=FaultConfig(latency=0.05))
 def test_batch_creates_a_few_at_a_time(fresh_server: LocalServer) -> None:
     grid = snb.batch([{"prompt": f"Batch {i}", "seconds": 4, "cache": False}
-                      for i in range(24)])
+                      for i in range(40)])
     jobs = grid.jobs  # waits for the creates
-    assert len({job.id for job in jobs}) == 24
+    assert len({job.id for job in jobs}) == 40
     queue = _many._queues[jobs[0].backend.identity]
-    assert 1 < queue.peak <= CREATE_CONCURRENCY
-    assert fresh_server.requests.count(*CREATE) == 24
+    assert 1 < queue.peak <= CREATE_CONCURRENCY < 40  # the bound held
+    assert fresh_server.requests.count(*CREATE) == 40
     grid.wait(120)
 
 
