@@ -88,7 +88,10 @@ def _create(config: dict[str, Any], n: int, which: str, cache: str) -> None:
 
             snb.configure(backend="local", base_url=config["base_url"],
                           api_key=config["key"], cache_dir=cache)
-            snb.compare([PROMPT] * n, seconds=4, cache=False, enhance=False)
+            # compare() returns at once (the creates run in the background queue);
+            # grid.jobs waits until every job exists, which is what this row times
+            made = snb.compare([PROMPT] * n, seconds=4, cache=False, enhance=False).jobs
+            assert len(made) == n
         done.set()
 
     threading.Thread(target=run, daemon=True).start()

@@ -42,8 +42,9 @@ from ._errors import (
     SoraTimeout,
     SoraUnsupported,
 )
-from ._grid import CompareGrid, Gallery, compare, gallery
+from ._grid import CompareGrid, Gallery, batch, compare, gallery, sweep
 from ._job import SoraJob
+from ._many import Slot
 from ._params import DEFAULT_MODEL, SoraDurationWarning
 from ._poller import PollPolicy
 from ._prompt import enhance_prompt
@@ -85,6 +86,7 @@ __all__ = [
     "MergedVideo",
     "PollPolicy",
     "PollState",
+    "Slot",
     "SoraAPIError",
     "SoraAudioError",
     "SoraAuthenticationError",
@@ -110,6 +112,7 @@ __all__ = [
     "async_generate_and_download_sora_video",
     "async_generate_video_with_sora",
     "async_get_sora_video_status",
+    "batch",
     "compare",
     "configure",
     "download_sora_video_content",
@@ -121,6 +124,7 @@ __all__ = [
     "history",
     "local",
     "merge_audio",
+    "sweep",
     "watch_sora_video",
 ]
 __version__ = "0.1.0"

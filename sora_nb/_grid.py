@@ -5,13 +5,14 @@ plain HTML tiles whose players have the thumbnail as poster)."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import html
 import logging
 import re
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from difflib import SequenceMatcher
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,7 @@ from ._display import card_html, clock, format_seconds, short_id, status_color, 
 from ._errors import SoraJobFailed, SoraParameterError
 from ._history import backend_history
 from ._job import SoraJob
+from ._many import Slot, check_batch, expand_sweep, start_creates
 from ._runtime import runtime
 from ._show import filter_bundle, poster_uri, publish_media
 from ._store import HistoryEntry, cached_media, history
@@ -29,7 +31,9 @@ from ._widget import WIDGET_VIEW, JobCard, static_bundle, update_display, widget
 if TYPE_CHECKING:
     import concurrent.futures
 
-__all__ = ["CompareGrid", "Gallery", "compare", "diff_words", "gallery", "grid_spans"]
+__all__ = [
+    "CompareGrid", "Gallery", "batch", "compare", "diff_words", "gallery", "grid_spans", "sweep",
+]
 
 log = logging.getLogger("sora_nb")
 _MARK = "background:rgba(255,212,59,.55);color:inherit;border-radius:2px;padding:0 1px"
@@ -93,25 +97,45 @@ def diff_html(words: list[tuple[str, bool]]) -> str:
 
 class CompareGrid:
     """Jobs side by side, each prompt once (in its card, the words that differ between
-    prompts marked). Live cards while any job runs; once every card is final, every
+    prompts marked). A job still waiting in the create queue (``compare``, ``sweep`` and
+    ``batch`` return before the backend made them) shows as a "waiting to be created" cell
+    that becomes its live card. Once every job exists and every card is final, every
     display of the grid becomes plain HTML with a player per completed job."""
 
-    def __init__(self, jobs: Sequence[SoraJob], *, widgets: bool | None = None) -> None:
-        self.jobs: list[SoraJob] = list(jobs)
+    def __init__(self, jobs: Sequence[SoraJob | Slot], *, widgets: bool | None = None) -> None:
+        self.slots: list[SoraJob | Slot] = list(jobs)
         self._widgets = widgets_available() if widgets is None else widgets
-        self.diffs = diff_words([job.original_prompt for job in self.jobs])
+        self.diffs = diff_words([_prompt_of(item) for item in self.slots])
+        self._spans = grid_spans(len(self.slots))
         self._lock = threading.Lock()
-        self._cards: list[JobCard] | None = None
+        #: One card per slot once its job exists (None while it waits to be created).
+        self._cards: list[JobCard | None] = [None] * len(self.slots)
+        self._cells: list[Any] = []
         self._widget: Any = None
         self._display_ids: list[str] = []
-        self._static_shown = False
+        for index, item in enumerate(self.slots):
+            if isinstance(item, Slot):
+                item.on_created(functools.partial(self._created, index))
+
+    @property
+    def jobs(self) -> list[SoraJob]:
+        """The jobs, waiting for any still being created; raises the first create's error
+        (the others were created and journaled: see ``sora_nb.history()``)."""
+        return [item if isinstance(item, SoraJob) else item.result() for item in self.slots]
+
+    @property
+    def created(self) -> list[SoraJob]:
+        """The jobs created so far (never waits)."""
+        return [job for item in self.slots if (job := _job_of(item)) is not None]
 
     def wait(self, timeout: float | None = None) -> CompareGrid:
-        """Wait until every job has finished (``timeout`` is for all of them together);
-        then raise ``SoraJobFailed`` for the first that failed, if any."""
+        """Wait until every job was created and has finished (``timeout`` is for all of
+        them together); then raise ``SoraJobFailed`` for the first that failed, if any."""
         deadline = None if timeout is None else time.monotonic() + timeout
         failed: SoraJobFailed | None = None
-        for job in self.jobs:
+        for item in self.slots:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            job = item if isinstance(item, SoraJob) else item.result(left)
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
             try:
                 job.wait(left)
@@ -121,24 +145,36 @@ class CompareGrid:
             raise failed
         return self
 
+    def __len__(self) -> int:
+        return len(self.slots)
+
     def __repr__(self) -> str:
         counts: dict[str, int] = {}
-        for job in self.jobs:
-            counts[job.status] = counts.get(job.status, 0) + 1
+        for item in self.slots:
+            job = _job_of(item)
+            status = job.status if job is not None else (
+                "create failed" if isinstance(item, Slot) and item.error is not None
+                else "waiting to be created")
+            counts[status] = counts.get(status, 0) + 1
         summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-        return f"<CompareGrid {len(self.jobs)} jobs: {summary}>"
+        return f"<CompareGrid {len(self.slots)} jobs: {summary}>"
+
+    def _card(self, index: int) -> JobCard | None:
+        """The card of slot ``index``, built on first use once its job exists."""
+        with self._lock:
+            card = self._cards[index]
+            job = _job_of(self.slots[index])
+            if card is None and job is not None:
+                card = JobCard(job, prompt_html=diff_html(self.diffs[index]), width="none",
+                               widgets=self._widgets)
+                self._cards[index] = card
+                card.on_final(self._card_final)
+            return card
 
     @property
     def cards(self) -> list[JobCard]:
-        """The grid's own cards (one per job, built on first use, media fetched)."""
-        with self._lock:
-            if self._cards is None:
-                self._cards = [JobCard(job, prompt_html=diff_html(words), width="none",
-                                       widgets=self._widgets)
-                               for job, words in zip(self.jobs, self.diffs, strict=True)]
-                for card in self._cards:
-                    card.on_final(self._card_final)
-            return self._cards
+        """The grid's own cards of the jobs created so far (media fetched)."""
+        return [card for i in range(len(self.slots)) if (card := self._card(i)) is not None]
 
     @property
     def widget(self) -> Any:
@@ -146,34 +182,65 @@ class CompareGrid:
         if self._widget is None:
             import ipywidgets as w  # deferred: heavy, and only a kernel renders widgets
 
-            cells = []
-            for card, span in zip(self.cards, grid_spans(len(self.jobs)), strict=True):
-                card.widget.layout.grid_column = f"span {span}"
-                card.widget.layout.max_width = "none"
-                cells.append(card.widget)
-            self._widget = w.GridBox(cells, layout=w.Layout(
+            self._cells = [self._cell_widget(i) for i in range(len(self.slots))]
+            self._widget = w.GridBox(list(self._cells), layout=w.Layout(
                 grid_template_columns=f"repeat({_TRACKS}, minmax(0, 1fr))", grid_gap="10px",
                 align_items="flex-start",
             ))
         return self._widget
 
+    def _cell_widget(self, index: int) -> Any:
+        import ipywidgets as w  # deferred: heavy, and only a kernel renders widgets
+
+        card = self._card(index)
+        cell = card.widget if card is not None and card.widget is not None else w.HTML(
+            self._waiting(index))
+        cell.layout.grid_column = f"span {self._spans[index]}"
+        cell.layout.max_width = "none"
+        return cell
+
+    def _created(self, index: int, slot: Slot) -> None:
+        # On the runtime thread: the waiting cell becomes the job's card (trait assignment
+        # only), or says why the create failed.
+        if self._widget is not None:
+            self._cells[index] = self._cell_widget(index)
+            self._widget.children = tuple(self._cells)
+        if slot.error is not None:
+            self._card_final(None)  # a failed create is as final as it gets
+
+    def _waiting(self, index: int) -> str:
+        item = self.slots[index]
+        head = f'<div style="font-size:13px;margin-bottom:4px">{diff_html(self.diffs[index])}</div>'
+        return head + _waiting_html(item)
+
     @property
     def final(self) -> bool:
-        return all(card.final for card in self.cards)
+        """Every create settled and every card final."""
+        for index, item in enumerate(self.slots):
+            if isinstance(item, Slot) and not item.created:
+                return False
+            card = self._card(index)
+            if card is not None and not card.final:
+                return False
+        return True
 
     def _repr_html_(self) -> str:
-        cards = self.cards
-        spans = grid_spans(len(cards))
         cells = []
-        for card, span in zip(cards, spans, strict=True):
-            snap = card.last or card._snapshot()
-            fetching = card._fetching if snap.status == "completed" else None
-            html_card = card_html(snap, card._media, fetching=fetching,
+        for index, span in enumerate(self._spans):
+            card = self._card(index)
+            if card is None:
+                inner = self._waiting(index)
+            else:
+                snap = card.last or card._snapshot()
+                fetching = card._fetching if snap.status == "completed" else None
+                inner = card_html(snap, card._media, fetching=fetching,
                                   prompt_html=card._prompt_html, compact=True, width="none")
-            cells.append(f'<div style="grid-column:span {span};min-width:0">{html_card}</div>')
+            cells.append(f'<div style="grid-column:span {span};min-width:0">{inner}</div>')
         return f'<div class="sora-nb-compare" style="{_GRID}">{"".join(cells)}</div>'
 
     def bundle(self) -> dict[str, Any]:
+        """What a display of the grid shows now: plain HTML once final, else the live
+        widget view (with the HTML snapshot and the short repr beside it)."""
         bundle = static_bundle(self._repr_html_(), repr(self))
         if not self.final and self._widgets:
             view = self.widget._repr_mimebundle_() or {}
@@ -194,7 +261,7 @@ class CompareGrid:
         self._card_final(None)  # in case every card turned final meanwhile
 
     def _card_final(self, _card: JobCard | None) -> None:
-        if self._cards is None or not self.final:
+        if not self.final:
             return
         with self._lock:
             ids = list(self._display_ids)
@@ -205,10 +272,26 @@ class CompareGrid:
             update_display(bundle, display_id)
 
 
-def compare(prompts_or_jobs: Sequence[str | SoraJob], **params: Any) -> CompareGrid:
-    """Start one job per prompt string (all created concurrently, with ``params`` such as
-    ``seconds=4`` or ``model=``) and put them, with any ``SoraJob`` given as is, in a grid.
-    Returns at once; the grid shows live cards; ``grid.wait()`` blocks for all."""
+def _prompt_of(item: SoraJob | Slot) -> str:
+    return item.original_prompt if isinstance(item, SoraJob) else item.prompt
+
+
+def _job_of(item: SoraJob | Slot) -> SoraJob | None:
+    return item if isinstance(item, SoraJob) else item.job
+
+
+def _waiting_html(item: SoraJob | Slot) -> str:
+    """The cell of a job not created yet: waiting in the create queue, or why it failed."""
+    error = item.error if isinstance(item, Slot) else None
+    text = ("waiting to be created" if error is None
+            else f"not created: {type(error).__name__}: {error}")
+    color = "#cf222e" if error is not None else "inherit"
+    return (f'<div class="sora-nb-waiting" style="border:1px dashed rgba(127,127,127,.5);'
+            f'border-radius:6px;padding:10px;font-size:12px;opacity:.8;color:{color}">'
+            f"{html.escape(text)}</div>")
+
+
+def _check_items(prompts_or_jobs: object) -> list[str | SoraJob]:
     if isinstance(prompts_or_jobs, (str, bytes)) or not isinstance(prompts_or_jobs, Sequence):
         raise SoraParameterError(
             "prompts_or_jobs", prompts_or_jobs, "a list of prompt strings and/or SoraJobs"
@@ -221,18 +304,34 @@ def compare(prompts_or_jobs: Sequence[str | SoraJob], **params: Any) -> CompareG
             raise SoraParameterError(
                 "prompts_or_jobs", item, "prompt strings and/or SoraJob objects only"
             )
+    return items
 
-    async def create_all() -> list[SoraJob | BaseException]:
-        made = [SoraJob.async_create(p, **params) for p in items if isinstance(p, str)]
-        return list(await asyncio.gather(*made, return_exceptions=True))
 
-    made: list[SoraJob] = []
-    for outcome in runtime.run(create_all()) if any(isinstance(p, str) for p in items) else []:
-        if isinstance(outcome, BaseException):
-            raise outcome  # the others were created and journaled: see sora_nb.history()
-        made.append(outcome)
-    fresh = iter(made)
-    return CompareGrid([p if isinstance(p, SoraJob) else next(fresh) for p in items])
+def compare(prompts_or_jobs: Sequence[str | SoraJob], **params: Any) -> CompareGrid:
+    """Start one job per prompt string (with ``params`` such as ``seconds=4`` or
+    ``model=``) and put them, with any ``SoraJob`` given as is, in a grid. Every request is
+    validated first; then the call returns at once and the backend's create queue makes
+    the jobs (a few at a time, slowed by 429s), each cell turning into its live card.
+    ``grid.wait()`` blocks for all; ``grid.jobs`` waits for the creates."""
+    items = _check_items(prompts_or_jobs)
+    slots = iter(start_creates([(p, params) for p in items if isinstance(p, str)]))
+    return CompareGrid([p if isinstance(p, SoraJob) else next(slots) for p in items])
+
+
+def sweep(prompt: str | Sequence[str], **options: Any) -> CompareGrid:
+    """One job per combination of ``prompt`` and ``options``, in a grid that returns at
+    once. Any option given as a list, tuple or range is swept; the requests are the
+    cartesian product (prompts first, then the options in keyword order, the last varying
+    fastest), e.g. ``sweep(p, seconds=[4, 8], size=["1280x720", "720x1280"])`` makes 4
+    jobs. ``JobOptions`` keys are the job's options; any other keyword (``seed=range(20)``
+    on a server that takes a seed) goes in ``extra``. A ``(w, h)`` ``size`` is one size."""
+    return CompareGrid(start_creates(expand_sweep(prompt, options)))
+
+
+def batch(requests: Sequence[Mapping[str, Any]]) -> CompareGrid:
+    """One job per request dict (``{"prompt": ..., **JobOptions}``), in a grid that
+    returns at once; the creates run through the backend's create queue."""
+    return CompareGrid(start_creates(check_batch(requests)))
 
 
 # -- gallery --------------------------------------------------------------------------

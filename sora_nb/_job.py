@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Unpack
 import openai
 from openai.types import Video
 
-from . import _store, _videos
+from . import _bulk, _store, _videos
 from ._config import Backend, BackendName, resolve_backend, settings
 from ._errors import (
     SoraConnectionError,
@@ -56,7 +56,7 @@ if TYPE_CHECKING:
     from ._audio import MergedVideo
     from ._types import AudioInput
 
-__all__ = ["SoraJob"]
+__all__ = ["SoraJob", "prepare"]
 
 log = logging.getLogger("sora_nb")
 _live: weakref.WeakValueDictionary[str, SoraJob] = weakref.WeakValueDictionary()
@@ -74,7 +74,7 @@ class SoraJob(JobState):
     id: str
 
     def __init__(self, prompt: str, **options: Unpack[JobOptions]) -> None:
-        params, backend, cache = _prepare(prompt, options)
+        params, backend, cache = prepare(prompt, options)
         runtime.run(self._start(params, backend, cache))
 
     # -- construction -----------------------------------------------------------------
@@ -82,7 +82,7 @@ class SoraJob(JobState):
     @classmethod
     async def async_create(cls, prompt: str, **options: Unpack[JobOptions]) -> SoraJob:
         """The async twin of ``SoraJob(...)``, for use inside a running event loop."""
-        params, backend, cache = _prepare(prompt, options)
+        params, backend, cache = prepare(prompt, options)
         job = cls.__new__(cls)
         await runtime.wrap(job._start(params, backend, cache))
         return job
@@ -152,10 +152,15 @@ class SoraJob(JobState):
     async def _poll(self, policy: PollPolicy) -> None:
         """Run ``poll_until_done`` and turn how it ended into the job's poll state."""
         try:
-            ended = await poll_until_done(
-                lambda: _videos.retrieve_with_headers(self._backend, self.id),
-                is_final,
-                policy, on_result=self._polled, on_retry=self._retrying,
+            # every job of a backend is polled through its one scheduler (_bulk): a list
+            # answers many at once, a GET the rest; the loop and its rules stay per job
+            ended = await _bulk.follow(
+                self._backend, self.id, self.created_at, self._eta,
+                lambda sched: poll_until_done(
+                    lambda: sched.fetch(self.id), is_final, policy,
+                    on_result=self._polled, on_retry=self._retrying, eta=self._eta,
+                    wait=lambda delay: sched.wait(self.id, delay, policy),
+                ),
             )
         except asyncio.CancelledError:
             raise
@@ -431,7 +436,7 @@ class SoraJob(JobState):
         return views.html(self) if views.html is not None else None
 
 
-def _prepare(prompt: str, options: JobOptions) -> tuple[VideoParams, Backend, bool]:
+def prepare(prompt: str, options: JobOptions) -> tuple[VideoParams, Backend, bool]:
     """Resolve the backend and its profile, and validate everything by that profile's
     rules, before any request is sent."""
     unknown = sorted(set(options) - JobOptions.__optional_keys__)

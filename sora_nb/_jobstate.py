@@ -143,6 +143,14 @@ class JobState:
         """The backend's content URL of the video (needs the API key as Bearer token)."""
         return self._backend.content_url(self.id)
 
+    def _eta(self) -> float | None:
+        """For the poller: seconds until the job may end at the earliest, by its progress
+        rate. Reported progress is a whole percent (the job may be up to one further
+        along), so this is the time to 99 %, where the snapshot's ``eta`` says 100 %."""
+        with self._lock:
+            return remaining_seconds(self._rate, time.time(), self.progress, self.status,
+                                     until=99)
+
     def snapshot(self) -> JobSnapshot:
         """A read-only picture of the job now."""
         with self._lock:
@@ -246,17 +254,17 @@ def is_final(video: object) -> bool:
 
 
 def remaining_seconds(first: tuple[float, int] | None, now: float, progress: int | None,
-                      status: str) -> float | None:
+                      status: str, until: int = 100) -> float | None:
     """The ETA of a job: its progress rate since ``first`` (the time and percent when it
-    was first seen in progress) extrapolated to 100. ``None`` unless it is in progress and
-    has moved since (never without reported progress)."""
+    was first seen in progress) extrapolated to ``until`` percent. ``None`` unless it is in
+    progress and has moved since (never without reported progress)."""
     if first is None or progress is None or status != "in_progress":
         return None
     t0, p0 = first
     if progress <= p0:
         return None
     per_percent = (now - t0) / (progress - p0)
-    return max(0.0, per_percent * (100 - progress))
+    return max(0.0, per_percent * (until - progress))
 
 
 def _call(fn: Observer, snap: JobSnapshot) -> None:

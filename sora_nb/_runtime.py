@@ -11,13 +11,23 @@ import warnings
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+import httpx2
 import openai
 
 from ._config import Backend
 
-__all__ = ["Runtime", "runtime"]
+__all__ = ["POOL_LIMITS", "Runtime", "runtime"]
 
 T = TypeVar("T")
+
+#: One long-lived pool per client, sized for the work rather than the job count: polls go
+#: mostly as lists (``_bulk``) and creates are bounded (``_many``), so 32 connections
+#: serve 1,000 jobs. The SDK's default (``openai/_constants.py``: 1,000 connections, 100
+#: kept alive) let 500 concurrent GETs open 500 connections, and the pool's bookkeeping
+#: per request (``_assign_requests_to_connections``) grew with it: 33 % of the runtime
+#: thread in py-spy (issue 13). Requests beyond 32 wait for a free connection.
+POOL_LIMITS = httpx2.Limits(max_connections=32, max_keepalive_connections=32,
+                            keepalive_expiry=30.0)
 
 # The SDK marks every videos method deprecated (OpenAI's hosted Sora shut down on
 # 2026-09-24); sora_nb treats the endpoint as configuration and says once what it talks to,
@@ -106,6 +116,7 @@ class Runtime:
                     base_url=backend.base_url,
                     max_retries=0,
                     timeout=60.0,
+                    http_client=openai.DefaultAsyncHttpxClient(limits=POOL_LIMITS),
                 )
                 self._clients[key] = client
             return client

@@ -1,0 +1,292 @@
+"""Bulk status: one scheduler per backend, on the runtime loop, that answers many jobs'
+polls with one list request (``GET /v1/videos?limit=100&order=desc``, paged with ``after``)
+instead of a GET each. Pure decisions (``use_list``, ``wakes_early``, ``list_finished``)
+apart from the I/O (``Scheduler``).
+
+Each job keeps its own polling loop (``_poller.poll_until_done``: retries, time limit,
+cancel); the scheduler only changes how a poll is answered and when a sleep ends. A job's
+poll joins the round of polls due at the same moment; with 3 or more jobs in flight a
+round becomes one list, which also answers the sleeping jobs past half their delay (they
+wake early, so the jobs fall into step and one list serves them all). A job missing from
+the list, a job near its predicted end (its own hint decides it: a list carries none), a
+job never polled by GET, and any round of 2 or fewer get the per-job GET, with the SDK's
+single idempotent semantics. A list answered 400/404/405 (gateways) marks the backend as
+lacking ``list`` (``_capabilities``), and every later poll goes by GET."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import openai
+from openai.types import Video
+
+from . import _capabilities
+from ._config import Backend
+from ._poller import PollPolicy, poll_after
+from ._runtime import runtime
+from ._videos import retrieve_with_headers
+from ._wire import field as wire_field
+from ._wire import time_of
+
+__all__ = [
+    "LIST_PAGE",
+    "LIST_SPACING",
+    "MIN_BULK",
+    "Scheduler",
+    "follow",
+    "list_finished",
+    "scheduler",
+    "use_list",
+    "wakes_early",
+]
+
+T = TypeVar("T")
+
+#: Jobs per list page (the Videos API's largest ``limit``).
+LIST_PAGE = 100
+#: Fewest jobs in flight (and due together) for which a list replaces the GETs.
+MIN_BULK = 3
+#: Seconds a round waits for the other polls due at the same moment.
+_GATHER = 0.005
+#: Seconds between the end of one list and the start of the next round: while jobs are
+#: out of step (being attached or created one by one) each would otherwise start a list
+#: of every page, and a list costs the server a page per 100 jobs. A due job waits at most
+#: this long; jobs near their end go by GET and never wait.
+LIST_SPACING = 0.25
+
+
+def use_list(due: int, in_flight: int, list_ok: bool) -> bool:
+    """One list instead of ``due`` GETs: when the backend has a list, ``MIN_BULK`` or more
+    jobs are in flight and due, and at least as many are due as the list has pages."""
+    pages = math.ceil(in_flight / LIST_PAGE)
+    return list_ok and in_flight >= MIN_BULK and due >= max(MIN_BULK, pages)
+
+
+def wakes_early(remaining: float, delay: float) -> bool:
+    """A sleeping job takes a listed status, and ends its sleep, once half its delay has
+    passed: never polled more than twice as often as it asked, and in step with the rest."""
+    return remaining <= delay / 2
+
+
+def list_finished(missing: int, has_more: bool, page_oldest: float | None,
+                  oldest_wanted: float) -> bool:
+    """Stop paging when every wanted job was seen, the list ended, or the page (newest
+    first) already reached jobs older than the oldest wanted one (1 s slack: the API's
+    ``created_at`` is whole seconds)."""
+    if missing == 0 or not has_more or page_oldest is None:
+        return True
+    return page_oldest < oldest_wanted - 1
+
+
+def _near_end(eta: float | None, hint: float | None) -> bool:
+    """A job within a few hints of its predicted end polls by GET: a GET brings the
+    server's current hint, and the poll that sees completion must come within it."""
+    return eta is not None and hint is not None and eta <= 4 * hint
+
+
+Polled = tuple[Video, object]
+
+
+@dataclass
+class _Sleeper:
+    due: float
+    delay: float
+    wake: asyncio.Future[None]
+
+
+@dataclass
+class _Member:
+    created: float
+    headers: object = None  # of this job's last GET: its hint, reused for listed polls
+    sleeper: _Sleeper | None = None
+    listed: Polled | None = None  # a status a list brought, not yet taken
+    eta: Callable[[], float | None] | None = field(default=None, repr=False)
+
+
+class Scheduler:
+    """The polls of one backend's jobs: who is due when, one list per round of many."""
+
+    def __init__(self, backend: Backend, loop: asyncio.AbstractEventLoop) -> None:
+        self.backend = backend
+        self.loop = loop
+        self._members: dict[str, _Member] = {}
+        self._round: dict[str, asyncio.Future[Polled | None]] = {}
+        self._flush: asyncio.TimerHandle | None = None
+        self._next_list = 0.0  # loop time before which no new round starts
+        #: requests made, by kind: for tests and the benchmark
+        self.counts = {"list": 0, "get": 0, "listed": 0}
+
+    # -- membership ---------------------------------------------------------------------
+
+    def join(self, video_id: str, created: float,
+             eta: Callable[[], float | None] | None = None) -> None:
+        """Follow ``video_id`` (created at ``created``, Unix time) until ``leave``."""
+        self._members[video_id] = _Member(created=created, eta=eta)
+
+    def leave(self, video_id: str) -> None:
+        member = self._members.pop(video_id, None)
+        if member is not None and member.sleeper is not None:
+            member.sleeper.wake.cancel()
+        future = self._round.pop(video_id, None)
+        if future is not None and not future.done():
+            future.cancel()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._members)
+
+    # -- the two calls a job's polling loop makes -----------------------------------------
+
+    async def fetch(self, video_id: str) -> Polled:
+        """This job's status: one a list brought, this round's list, or its own GET."""
+        member = self._members.get(video_id)
+        if member is None:
+            return await self._get(video_id, None)
+        if member.listed is not None:
+            polled, member.listed = member.listed, None
+            return polled
+        if self._bulk_candidate(member):
+            future: asyncio.Future[Polled | None] = self.loop.create_future()
+            self._round[video_id] = future
+            if self._flush is None:
+                wait = max(_GATHER, self._next_list - self.loop.time())
+                self._flush = self.loop.call_later(wait, self._start_round)
+            got = await future
+            if got is not None:
+                return got
+        return await self._get(video_id, member)
+
+    async def wait(self, video_id: str, delay: float, policy: PollPolicy) -> None:
+        """Sleep ``delay`` seconds, or less if a list brings this job's status."""
+        member = self._members.get(video_id)
+        if member is None:
+            await policy.sleep(delay)
+            return
+        wake: asyncio.Future[None] = self.loop.create_future()
+        member.sleeper = _Sleeper(due=self.loop.time() + delay, delay=delay, wake=wake)
+        try:
+            if policy.sleep is asyncio.sleep:  # the default: one timer, no extra task
+                timer = self.loop.call_later(delay, _resolve, wake)
+                try:
+                    await wake
+                finally:
+                    timer.cancel()
+            else:  # an injected sleep (tests) decides when the delay is over
+                sleeping = asyncio.ensure_future(policy.sleep(delay))
+                try:
+                    await asyncio.wait({sleeping, wake}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    sleeping.cancel()
+        finally:
+            member.sleeper = None
+
+    # -- I/O ------------------------------------------------------------------------------
+
+    def _bulk_candidate(self, member: _Member) -> bool:
+        if member.headers is None or _capabilities.lacking(self.backend.identity, "list"):
+            return False  # first poll of a job by GET: it brings the server's hint
+        eta = member.eta() if member.eta is not None else None
+        return not _near_end(eta, poll_after(member.headers))
+
+    async def _get(self, video_id: str, member: _Member | None) -> Polled:
+        self.counts["get"] += 1
+        polled = await retrieve_with_headers(self.backend, video_id)
+        if member is not None:
+            member.headers = polled[1]
+        return polled
+
+    def _start_round(self) -> None:
+        self._flush = None
+        batch, self._round = self._round, {}
+        self.loop.create_task(self._answer(batch))
+
+    def _early(self) -> dict[str, _Member]:
+        now = self.loop.time()
+        return {vid: m for vid, m in self._members.items()
+                if m.sleeper is not None and m.listed is None and m.headers is not None
+                and wakes_early(m.sleeper.due - now, m.sleeper.delay)}
+
+    async def _answer(self, batch: dict[str, asyncio.Future[Polled | None]]) -> None:
+        found: dict[str, Video] = {}
+        early = self._early()
+        list_ok = not _capabilities.lacking(self.backend.identity, "list")
+        if use_list(len(batch) + len(early), self.in_flight, list_ok):
+            found = await self._list(set(batch) | set(early))
+            self._next_list = self.loop.time() + LIST_SPACING
+        for video_id, future in batch.items():
+            member = self._members.get(video_id)
+            video = found.get(video_id)
+            if not future.done():
+                future.set_result(None if video is None or member is None
+                                  else (video, member.headers))
+        for video_id, member in early.items():
+            video = found.get(video_id)
+            if video is not None and member.sleeper is not None:
+                member.listed = (video, member.headers)
+                _resolve(member.sleeper.wake)
+
+    async def _list(self, wanted: set[str]) -> dict[str, Video]:
+        """Page through the list until ``wanted`` is seen (or cannot be); a refusal marks
+        the backend as lacking ``list``, any other failure leaves the round to GETs."""
+        client = runtime.client(self.backend)
+        oldest = min((self._members[v].created for v in wanted if v in self._members),
+                     default=0.0)
+        found: dict[str, Video] = {}
+        after: str | None = None
+        try:
+            while True:
+                self.counts["list"] += 1
+                if after is None:
+                    page = await client.videos.list(limit=LIST_PAGE, order="desc")
+                else:
+                    page = await client.videos.list(limit=LIST_PAGE, order="desc",
+                                                    after=after)
+                times = [t for v in page.data
+                         if (t := time_of(wire_field(v, "created_at"))) is not None]
+                for video in page.data:
+                    if video.id in self._members:
+                        found[video.id] = video
+                missing = len(wanted - found.keys())
+                if list_finished(missing, bool(page.has_more) and bool(page.data),
+                                 min(times, default=None), oldest):
+                    break
+                after = page.data[-1].id
+        except openai.APIError as exc:
+            if _capabilities.refusal_status(exc, "list") is not None:
+                _capabilities.mark_lacking(self.backend.identity, "list")
+        self.counts["listed"] += len(found)
+        return found
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+_schedulers: dict[str, Scheduler] = {}
+
+
+def scheduler(backend: Backend) -> Scheduler:
+    """The scheduler of ``backend`` on the running (runtime) loop."""
+    loop = asyncio.get_running_loop()
+    key = backend.identity or backend.base_url
+    found = _schedulers.get(key)
+    if found is None or found.loop is not loop:
+        found = _schedulers[key] = Scheduler(backend, loop)
+    return found
+
+
+async def follow(backend: Backend, video_id: str, created: float,
+                 eta: Callable[[], float | None],
+                 run: Callable[[Scheduler], Awaitable[T]]) -> T:
+    """Run ``run(scheduler)`` with ``video_id`` a member of its backend's scheduler."""
+    sched = scheduler(backend)
+    sched.join(video_id, created, eta)
+    try:
+        return await run(sched)
+    finally:
+        sched.leave(video_id)
