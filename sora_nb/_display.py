@@ -92,7 +92,8 @@ FINAL_STATUSES = TERMINAL
 #: The colour of a job whose polling stopped here (cancelled, timed out, unreachable).
 STOPPED_COLOR = "#9a6700"
 _UNKNOWN_COLOR = "#6e7781"
-_WORDS = {"in_progress": "in progress"}
+#: Words for the statuses and poll states sora_nb knows; any other status is shown as sent.
+_WORDS = {"in_progress": "in progress", "timed_out": "timed out"}
 _FONT = "font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif"
 _MUTED = "opacity:.7"
 _CODE = ("font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:11px;"

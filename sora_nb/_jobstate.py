@@ -16,6 +16,7 @@ from typing import Any
 from openai.types import Video
 
 from ._config import Backend
+from ._errors import SoraParameterError
 from ._types import TERMINAL, JobError, JobSnapshot, PollState, Status, Variant, normalize_status
 from ._wire import field, progress_of, seconds_of, text_of, time_of
 
@@ -181,6 +182,8 @@ class JobState:
         """Call ``fn(snapshot)`` now and on every change (from the background thread).
         Returns a function that unsubscribes. An exception in ``fn`` is logged, never
         stops the poller."""
+        if not callable(fn):
+            raise SoraParameterError("fn", fn, "a callable taking one JobSnapshot")
         with self._notify:
             with self._lock:
                 self._observers.append(fn)

@@ -145,7 +145,12 @@ def expand_sweep(prompt: str | Sequence[str], options: Mapping[str, Any]
     fastest; other values are the same for every request. A keyword that is not a
     ``JobOptions`` key (``seed``, ``guidance_scale``...) is a server field sent in
     ``extra``. ``size`` as a ``(w, h)`` tuple is one value, not a sweep."""
-    prompts = [prompt] if isinstance(prompt, str) else list(prompt)
+    if isinstance(prompt, str):
+        prompts = [prompt]
+    elif isinstance(prompt, (list, tuple)):
+        prompts = list(prompt)
+    else:
+        raise SoraParameterError("prompt", prompt, "a prompt string or a list of them")
     if not prompts or not all(isinstance(p, str) for p in prompts):
         raise SoraParameterError("prompt", prompt, "a prompt string or a list of them")
     axes: list[tuple[str, list[Any]]] = []
@@ -173,13 +178,14 @@ def expand_sweep(prompt: str | Sequence[str], options: Mapping[str, Any]
 
 def check_batch(requests: Iterable[Mapping[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
     """``batch`` requests as ``(prompt, options)``; each a mapping with a ``prompt``."""
-    if isinstance(requests, (str, bytes, Mapping)):
+    if isinstance(requests, (str, bytes, Mapping)) or not isinstance(requests, Iterable):
         raise SoraParameterError("requests", requests, "a list of request dicts")
     out = []
     for i, request in enumerate(requests):
         if not isinstance(request, Mapping) or not isinstance(request.get("prompt"), str):
-            raise SoraParameterError(f"requests[{i}]", request,
-                                     "a dict with a 'prompt' string and JobOptions keys")
+            raise SoraParameterError("requests", request,
+                                     "a dict with a 'prompt' string and JobOptions keys",
+                                     detail=f"request {i} of the list")
         options = {k: v for k, v in request.items() if k != "prompt"}
         out.append((request["prompt"], options))
     if not out:

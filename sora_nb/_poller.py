@@ -21,6 +21,8 @@ from typing import Literal, TypeVar
 
 import openai
 
+from ._errors import SoraParameterError
+
 __all__ = [
     "ETA_SHARE",
     "MAX_RETRY_AFTER",
@@ -63,6 +65,34 @@ class PollPolicy:
     sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep, compare=False)
     #: Random seed of the jitter (``None``: different each run), for reproducible delays.
     seed: int | None = None
+
+    def __post_init__(self) -> None:
+        # Checked here, not when the first backoff happens: a bad value would otherwise
+        # surface minutes later, deep inside a poll, as an untyped error.
+        for name in ("min_interval", "max_interval", "factor", "jitter", "max_wait"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+                raise SoraParameterError(name, value, "a number of seconds (or a ratio)")
+        if not 0 <= self.min_interval < float("inf"):
+            raise SoraParameterError("min_interval", self.min_interval, "seconds >= 0")
+        if not self.min_interval <= self.max_interval < float("inf"):
+            raise SoraParameterError("max_interval", self.max_interval,
+                                     f"seconds >= min_interval ({self.min_interval})")
+        if not 1 <= self.factor < float("inf"):
+            raise SoraParameterError("factor", self.factor, "a growth factor >= 1")
+        if not 0 <= self.jitter <= 1:
+            raise SoraParameterError("jitter", self.jitter, "a share from 0 to 1")
+        if not self.max_wait >= 0:
+            raise SoraParameterError("max_wait", self.max_wait, "seconds >= 0 (inf: no limit)")
+        if (isinstance(self.max_failures, bool) or not isinstance(self.max_failures, int)
+                or self.max_failures < 0):
+            raise SoraParameterError("max_failures", self.max_failures, "an int >= 0")
+        for name in ("clock", "sleep"):
+            if not callable(getattr(self, name)):
+                raise SoraParameterError(name, getattr(self, name), "a callable")
+        if self.seed is not None and (isinstance(self.seed, bool)
+                                      or not isinstance(self.seed, int)):
+            raise SoraParameterError("seed", self.seed, "an int or None")
 
 
 def backoff_delay(policy: PollPolicy, attempt: int, rng: random.Random) -> float:

@@ -34,7 +34,7 @@ def test_sweep_and_batch_name_what_is_wrong() -> None:
         expand_sweep("p", {"seconds": []})
     with pytest.raises(snb.SoraParameterError, match="prompt"):
         expand_sweep([], {})
-    with pytest.raises(snb.SoraParameterError, match=r"requests\[1\]"):
+    with pytest.raises(snb.SoraParameterError, match=r"^requests=.*\(request 1 of the list\)"):
         snb.batch([{"prompt": "ok"}, {"seconds": 4}])
     with pytest.raises(snb.SoraParameterError, match="requests"):
         snb.batch({"prompt": "not a list"})  # type: ignore[arg-type]

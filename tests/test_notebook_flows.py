@@ -73,12 +73,13 @@ def _size(params: dict[str, Any]) -> tuple[int, int]:
 
 
 def test_create_and_the_live_card(job: snb.SoraJob) -> None:
-    card = JobCard(job, media=False)
+    card = JobCard(job, widgets=True, fetch_media=False)
     bundle = job._repr_mimebundle_()
     assert job.id in bundle["text/html"]
     job.wait()
     assert card.last is not None and card.last.status == "completed"
-    assert card.progress.value == 100 and card.progress.bar_style == "success"
+    assert card.final  # the live bar gives way to the whole card, final and green
+    assert 'data-status="completed"' in card.head.value
     card.close()
 
 
@@ -90,7 +91,7 @@ def test_show_video_thumbnail_and_spritesheet(job: snb.SoraJob,
         job.show("spritesheet")
     html = [o.data["text/html"] for o in cap.outputs]
     assert html[0].startswith("<video") and html[1].startswith("<img")
-    assert html[2].startswith("<img")  # no widgets outside a kernel: the sheet as an image
+    assert "sora-nb-sprite" in html[2]  # the scrubber in plain HTML and CSS
     assert "thumbnail" in job.snapshot().made_locally  # the server had none of its own
 
 

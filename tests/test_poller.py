@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import pytest
 
 import sora_nb as snb
+from sora_nb._errors import SoraParameterError
 from sora_nb._poller import PollPolicy, backoff_delay, poll_after, retry_after
 from sora_nb.local import FaultConfig, LocalServer
 
@@ -160,3 +161,22 @@ def test_a_long_run_of_failures_surfaces_as_a_clear_error(fresh_server: LocalSer
     assert last.status_code is not None and last.status_code >= 500
     assert fresh_server.requests.count("POST", "/v1/videos") == 4  # 1 + 3 retries
     assert [e.status for e in snb.history()] == ["unknown"]
+
+
+@pytest.mark.parametrize(("kwargs", "param"), [
+    ({"min_interval": "x"}, "min_interval"),
+    ({"min_interval": -1}, "min_interval"),
+    ({"max_interval": 0.1}, "max_interval"),
+    ({"factor": 0.5}, "factor"),
+    ({"jitter": 2}, "jitter"),
+    ({"max_wait": -3}, "max_wait"),
+    ({"max_failures": -3}, "max_failures"),
+    ({"max_failures": 2.5}, "max_failures"),
+    ({"sleep": "later"}, "sleep"),
+    ({"seed": "s"}, "seed"),
+])
+def test_a_bad_poll_policy_is_refused_at_once(kwargs: dict[str, object], param: str) -> None:
+    with pytest.raises(SoraParameterError) as info:
+        PollPolicy(**kwargs)  # type: ignore[arg-type]
+    assert info.value.param == param
+    assert PollPolicy(max_wait=float("inf")).max_wait == float("inf")  # no limit is fine

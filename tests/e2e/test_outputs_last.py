@@ -89,7 +89,10 @@ def _saved_outputs(path: Path) -> list[dict[str, Any]]:
 
 
 def _final_on_disk(path: Path) -> bool:
-    outputs = _saved_outputs(path)
+    try:
+        outputs = _saved_outputs(path)
+    except json.JSONDecodeError:  # JupyterLab writes in place: caught mid-save, look again
+        return False
     texts = ["".join(o.get("data", {}).get("text/html", "")) for o in outputs]
     views = [o for o in outputs if "application/vnd.jupyter.widget-view+json"
              in o.get("data", {})]

@@ -222,9 +222,9 @@ def _exercise(job: snb.SoraJob, area: Path, typed: list[BaseException]) -> None:
 
 
 def _html_of(job: snb.SoraJob) -> list[str]:
-    from sora_nb._display import job_html
+    from sora_nb._display import card_html
 
-    outputs = [job._repr_html_(), job_html(job.snapshot())]
+    outputs = [job._repr_html_(), card_html(job.snapshot())]
     bundle = job._repr_mimebundle_()
     outputs += [v for v in bundle.values() if isinstance(v, str)]
     gallery = snb.gallery(limit=5, backend=True)._repr_mimebundle_()
