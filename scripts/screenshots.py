@@ -120,7 +120,14 @@ def main(argv: list[str] | None = None) -> int:
                     if pill == "in progress" and width >= 40:
                         key = "running"
                     if key in wanted:
-                        _shoot(card, out / wanted.pop(key))
+                        _shoot(card, out / wanted[key])
+                        after = page.evaluate(FIRST_CARD) or {}
+                        # a phase that ended while the picture was taken is not kept: the
+                        # queued phase of the embedded server lasts two seconds at most
+                        if after.get("pill") == pill:
+                            wanted.pop(key)
+                        else:
+                            (out / wanted[key]).unlink(missing_ok=True)
                     if state.get("final"):
                         break
                     page.wait_for_timeout(150)

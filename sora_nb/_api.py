@@ -141,7 +141,7 @@ def generate_and_download_sora_video(
 ) -> bytes:
     """Generate, wait (at most 10 minutes) and return the MP4 bytes. With ``audio`` (a
     path, the bytes of an audio file, ``(samples, rate)`` or a moviepy clip) the track
-    replace Sora's soundtrack, fitted to the video's length (see ``merge_audio``).
+    replaces Sora's soundtrack, fitted to the video's length (see ``merge_audio``).
     ``model``, ``duration``, ``extra`` and ``profile`` as for ``generate_video_with_sora``."""
     with _original_names():
         job = SoraJob(script, model=model, seconds=duration, extra=extra, profile=profile)
