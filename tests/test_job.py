@@ -331,6 +331,7 @@ def test_a_reference_image_must_match_the_size_or_be_fitted(
     assert r > g + 20 and r > b + 20
 
 
+@pytest.mark.slow
 def test_wait_refuses_a_bad_timeout_and_takes_an_infinite_one(local: LocalServer) -> None:
     job = snb.SoraJob("A metronome", seconds=4, cache=False)
     for bad in (-1, float("nan"), "10", True, [3]):

@@ -110,6 +110,7 @@ def test_vllm_sdk_create_with_extensions_renders_them(
     assert (info.width, info.height, info.fps, info.frames) == (256, 144, 8.0, 12)
 
 
+@pytest.mark.slow
 def test_vllm_seed_changes_the_picture_and_is_reproducible(
     vllm_http: httpx2.Client, tmp_path: Path
 ) -> None:
@@ -189,6 +190,7 @@ def test_vllm_variants_list_delete_and_errors(vllm: LocalServer,
     assert (wrong.status_code, wrong.json()) == (401, {"error": "Unauthorized"})
 
 
+@pytest.mark.slow
 def test_vllm_progress_stays_zero_and_failures_answer_422(sdk: MakeClient) -> None:
     with start(dialect="vllm-omni", job_seconds=30) as slow, _http(slow) as http:
         video = http.post("/videos", data={"prompt": UNRENDERED, **SMALL}).json()
@@ -219,6 +221,7 @@ def test_sglang_the_sdk_needs_a_reference_image(sglang: LocalServer, sdk: MakeCl
     assert str(err.value) == "Error code: 400"  # FastAPI's {"detail"} carries no SDK message
 
 
+@pytest.mark.slow
 def test_sglang_json_create_list_content_delete(sglang: LocalServer, tmp_path: Path) -> None:
     with _http(sglang) as http:
         body = {"prompt": "A kite", "seconds": 1, "size": "256x144", "fps": 8}
@@ -266,6 +269,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
         yield srv
 
 
+@pytest.mark.slow
 def test_gateway_create_poll_download_remix(gateway: LocalServer, sdk: MakeClient) -> None:
     client = sdk(gateway)
     with _http(gateway) as http:
@@ -329,6 +333,7 @@ def test_expired_jobs_say_so_and_lose_their_content(shared_data_dir: Path) -> No
         assert content.json()["error"]["code"] == "video_expired"
 
 
+@pytest.mark.slow
 def test_vllm_expiry_keeps_completed_and_loses_the_file() -> None:
     with start(dialect="vllm-omni", job_seconds=0, expire_after=0) as srv, \
             _http(srv) as http:

@@ -22,6 +22,7 @@ QUEUED = 30
 WAIT_SECONDS = 60.0
 
 
+@pytest.mark.slow
 def test_a_thumbnail_is_served_while_thirty_renders_wait(
     monkeypatch: pytest.MonkeyPatch, sdk: Any, tmp_path: Path
 ) -> None:

@@ -17,7 +17,8 @@ import sora_nb.local._server_http as http_module
 import sora_nb.local._server_params as params_module
 from sora_nb.local import LocalServer, start
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+# slow: each waits out a header or body timeout (make test runs them, make check does not)
+pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"), pytest.mark.slow]
 
 HALF_OPEN = 200
 SLOW_BODIES = 20

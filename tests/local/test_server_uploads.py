@@ -48,6 +48,7 @@ def test_unknown_characters_are_404(client: openai.OpenAI, character_id: str) ->
     assert err.value.code == "not_found"
 
 
+@pytest.mark.slow
 def test_edit_an_uploaded_video(client: openai.OpenAI, clip: Video, clip_bytes: bytes) -> None:
     edited = client.videos.edit(prompt="The same hill at night",
                                 video=("hill.mp4", clip_bytes, "video/mp4"))

@@ -22,6 +22,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 JOIN_SECONDS = 30.0
 
 
+@pytest.mark.slow
 def test_a_task_that_ends_while_the_pool_is_closing_does_not_deadlock() -> None:
     pool = WorkerPool(1, 0)
     thread = threading.Thread(target=pool.call, args=("time:sleep", 2.0), daemon=True)

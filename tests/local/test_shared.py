@@ -123,6 +123,7 @@ backend.stop()
 """
 
 
+@pytest.mark.slow
 def test_two_processes_on_one_folder_share_one_server(tmp_path: Path, sdk: Any) -> None:
     import openai
 
