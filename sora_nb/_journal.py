@@ -167,7 +167,7 @@ class Journal:
         conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
                                isolation_level=None)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        mode = _switch_to_wal(conn)
         if str(mode).lower() != "wal":  # e.g. a network file system: still safe, slower
             log.debug("sora_nb: the journal runs in %s mode, not WAL", mode)
         # FULL: a committed create survives a power cut too, as the fsync'd JSON lines did.
@@ -391,3 +391,17 @@ def journal_at(folder: Path) -> Journal:
         if journal is None:
             journal = _journals[path] = Journal(path)
         return journal
+
+
+def _switch_to_wal(conn: sqlite3.Connection) -> str:
+    """``PRAGMA journal_mode = WAL``, tried again while another process holds the lock:
+    SQLite answers "database is locked" to a journal-mode switch at once, without waiting
+    out ``busy_timeout``, when two processes open a new journal together."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
