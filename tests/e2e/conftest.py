@@ -199,3 +199,16 @@ def lab_factory(tmp_path: Path) -> Iterator[Any]:
     for lab in started:
         lab.stop()
     shutil.rmtree(tmp_path / "sora-cache", ignore_errors=True)
+
+
+#: A JavaScript predicate: the current notebook's kernel is connected and idle.
+KERNEL_READY = """
+() => {
+  const app = window.jupyterapp;
+  const panel = app && app.shell.currentWidget;
+  const session = panel && panel.sessionContext && panel.sessionContext.session;
+  const kernel = session && session.kernel;
+  return document.documentElement.innerHTML.includes('Kernel status: Idle') && !!kernel
+    && kernel.connectionStatus === 'connected' && kernel.status === 'idle';
+}
+"""

@@ -11,7 +11,7 @@ from typing import Any
 import nbformat
 import pytest
 
-from .conftest import NOTEBOOKS, Lab
+from .conftest import KERNEL_READY, NOTEBOOKS, Lab
 
 pytestmark = pytest.mark.e2e
 
@@ -32,16 +32,6 @@ WATCH_BARS = """
   new MutationObserver(record).observe(document.body, {
     subtree: true, childList: true, attributes: true, attributeFilter: ['style', 'class'],
   });
-}
-"""
-KERNEL_READY = """
-() => {
-  const app = window.jupyterapp;
-  const panel = app && app.shell.currentWidget;
-  const session = panel && panel.sessionContext && panel.sessionContext.session;
-  const kernel = session && session.kernel;
-  return document.documentElement.innerHTML.includes('Kernel status: Idle') && !!kernel
-    && kernel.connectionStatus === 'connected' && kernel.status === 'idle';
 }
 """
 # Every <video> on the page: muted and asked to play (as a user's click would), so that it

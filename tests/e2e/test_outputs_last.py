@@ -18,7 +18,7 @@ from typing import Any
 import nbformat
 import pytest
 
-from .conftest import Lab, lab_env, start_lab
+from .conftest import KERNEL_READY, Lab, lab_env, start_lab
 
 pytestmark = pytest.mark.e2e
 
@@ -36,16 +36,6 @@ CELLS = [
     "job.show('spritesheet')",
     "snb.gallery(limit=3)",
 ]
-KERNEL_READY = """
-() => {
-  const app = window.jupyterapp;
-  const panel = app && app.shell.currentWidget;
-  const session = panel && panel.sessionContext && panel.sessionContext.session;
-  const kernel = session && session.kernel;
-  return document.documentElement.innerHTML.includes('Kernel status: Idle') && !!kernel
-    && kernel.connectionStatus === 'connected' && kernel.status === 'idle';
-}
-"""
 # Every card, grid and gallery final; nothing live left on the page.
 ALL_FINAL = """
 () => {
