@@ -16,6 +16,7 @@ lacking ``list`` (``_capabilities``), and every later poll goes by GET."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ __all__ = [
     "follow",
     "list_finished",
     "scheduler",
+    "scheduler_key",
     "use_list",
     "wakes_early",
 ]
@@ -267,13 +269,21 @@ def _resolve(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
-_schedulers: dict[str, Scheduler] = {}
+_schedulers: dict[tuple[str, str], Scheduler] = {}
+
+
+def scheduler_key(backend: Backend) -> tuple[str, str]:
+    """What a scheduler is kept under: the backend's identity and a digest of its key, so a
+    new server on a reused port (or ``configure(api_key=...)``) gets its own scheduler
+    instead of polling with the old key."""
+    return (backend.identity or backend.base_url,
+            hashlib.sha256(backend.api_key.encode()).hexdigest())
 
 
 def scheduler(backend: Backend) -> Scheduler:
     """The scheduler of ``backend`` on the running (runtime) loop."""
     loop = asyncio.get_running_loop()
-    key = backend.identity or backend.base_url
+    key = scheduler_key(backend)
     found = _schedulers.get(key)
     if found is None or found.loop is not loop:
         found = _schedulers[key] = Scheduler(backend, loop)

@@ -17,7 +17,7 @@ for _name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "SORA_NB_BACKEND"):
     os.environ.pop(_name, None)
 
 import sora_nb as snb  # noqa: E402
-from sora_nb import _config  # noqa: E402
+from sora_nb import _capabilities, _config  # noqa: E402
 from sora_nb.local import LocalServer, start  # noqa: E402
 
 
@@ -54,3 +54,5 @@ def fresh_server(cache: Path, request: pytest.FixtureRequest) -> Iterator[LocalS
         snb.configure(backend="local", base_url=srv.base_url, api_key=srv.api_key)
         yield srv
         _config.reset_settings()
+        # a later server may get this port: it must not inherit what this one lacked
+        _capabilities.forget()

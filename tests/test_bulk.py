@@ -103,7 +103,7 @@ def test_several_jobs_in_flight_are_polled_with_one_list(fresh_server: LocalServ
     lists = fresh_server.requests.count(*LIST)
     gets = fresh_server.requests.count(*RETRIEVE)
     assert lists >= 1
-    sched = _bulk._schedulers[jobs[0].backend.identity]
+    sched = _bulk._schedulers[_bulk.scheduler_key(jobs[0].backend)]
     assert sched.counts["listed"] > 0 and sched.in_flight == 0
     # every job still polled by GET at least once (its first poll, and near its end)
     assert gets >= len(jobs)
@@ -135,3 +135,23 @@ def test_a_server_without_a_list_is_polled_by_get(fresh_server: LocalServer) -> 
     assert _capabilities.lacking(jobs[0].backend.identity, "list") == (
         fresh_server.requests.count(*LIST) == 1)
     assert fresh_server.requests.count(*RETRIEVE) >= 2 * len(jobs)
+
+
+def test_a_new_server_on_a_reused_port_is_polled_with_its_own_key(cache: object) -> None:
+    # CI once saw a 401 here: the scheduler of the old server (same URL, older key) polled
+    # the new one. Two servers on one port, one after the other, each with its own key.
+    from sora_nb import _config
+    from sora_nb.local import start
+
+    try:
+        with start(job_seconds=0.3, poll_after_ms=50) as first:
+            port = first.port
+            snb.configure(backend="local", base_url=first.base_url, api_key=first.api_key)
+            assert snb.SoraJob("On the first server", seconds=4, cache=False).wait()
+        with start(job_seconds=0.3, poll_after_ms=50, port=port) as second:
+            assert second.base_url == first.base_url and second.api_key != first.api_key
+            snb.configure(backend="local", base_url=second.base_url, api_key=second.api_key)
+            job = snb.SoraJob("On the second server", seconds=4, cache=False).wait()
+            assert job.status == "completed"
+    finally:
+        _config.reset_settings()
