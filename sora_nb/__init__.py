@@ -42,7 +42,8 @@ from ._errors import (
     SoraTimeout,
     SoraUnsupported,
 )
-from ._grid import CompareGrid, Gallery, batch, compare, gallery, sweep
+from ._gallery import Gallery, gallery
+from ._grid import CompareGrid, batch, compare, sweep
 from ._job import SoraJob
 from ._many import Slot
 from ._params import DEFAULT_MODEL, SoraDurationWarning

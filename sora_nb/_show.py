@@ -1,7 +1,8 @@
 """Showing a job and its media in a notebook: the job's mimebundle and HTML card, ``show()``,
 and publishing media files (linked under ./sora_nb_media/, or embedded with ``embed=True``).
 
-The markup itself is ``_display``'s (pure); this module does the file and display I/O."""
+The markup itself is ``_display``'s and ``_media_html``'s (pure); this module does the file
+and display I/O."""
 
 from __future__ import annotations
 
@@ -14,14 +15,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from ._display import CardMedia, MediaKind, card_html, check_kind, check_width, data_uri, media_tag
+from ._display import CardMedia, card_html
 from ._errors import SoraError, SoraMediaError, SoraParameterError
 from ._fs import atomic_path
 from ._ids import inside, path_segment
+from ._media_html import MediaKind, check_kind, check_width, data_uri, media_tag
+from ._outputs import filter_bundle, ipy_display, static_bundle
 from ._scrubber import sprite_grid, sprite_html
 from ._store import cached_media
 from ._types import VARIANTS, JobSnapshot, Variant, allowed
-from ._widget import JobCard, card_for, shown_card, static_bundle
+from ._widget import JobCard, card_for, shown_card
 
 if TYPE_CHECKING:
     from ._job import SoraJob
@@ -31,9 +34,7 @@ __all__ = [
     "INLINE_THUMBNAIL_BYTES",
     "MEDIA_DIR",
     "display_job",
-    "filter_bundle",
     "inline_thumbnail",
-    "ipy_display",
     "job_card_html",
     "job_mimebundle",
     "media_html",
@@ -109,16 +110,6 @@ def job_mimebundle(job: SoraJob, include: Any = None, exclude: Any = None) -> di
     bundle = card_for(job).bundle() if in_kernel() else static_bundle(job_card_html(job),
                                                                        repr(job))
     return filter_bundle(bundle, include, exclude)
-
-
-def filter_bundle(bundle: dict[str, Any], include: Any, exclude: Any) -> dict[str, Any]:
-    """``bundle`` with only the MIME types in ``include`` (if given), minus ``exclude``: the
-    ``_repr_mimebundle_`` protocol's two arguments."""
-    if include:
-        bundle = {k: v for k, v in bundle.items() if k in include}
-    if exclude:
-        bundle = {k: v for k, v in bundle.items() if k not in exclude}
-    return bundle
 
 
 def show_job(job: SoraJob, variant: Variant = "video", embed: bool = False,
@@ -280,11 +271,3 @@ def show_media(
         print(f"{kind}: {Path(path)}")
         return
     ipy_display({"text/html": markup, "text/plain": f"<{kind} {Path(path).name}>"}, raw=True)
-
-
-def ipy_display(*objs: Any, **kwargs: Any) -> Any:
-    """``IPython.display.display`` with a type (IPython ships it untyped). Call it only
-    from the thread that runs the cell."""
-    from IPython.display import display  # deferred: IPython is imported only to display
-
-    return display(*objs, **kwargs)  # type: ignore[no-untyped-call]

@@ -1,12 +1,7 @@
 """A job's card in a notebook: live ipywidgets while the job runs, then, once it reaches a
 final state, a plain HTML bundle (status, prompt, poster and a playable ``<video>``
-linked from ./sora_nb_media/) that outlives the kernel.
-
-How it outlives the kernel: every display of a card has an IPython ``display_id``; when the
-job is final (and its media fetched) each display is replaced with ``update_display`` by a
-bundle with no widget view. A saved notebook, a kernel-less reopen, nbconvert's HTML and
-GitHub then show that bundle, never "Error displaying widget" (seen working in JupyterLab
-4.6 from the runtime thread: /work/shared/notes/browser-testing.md).
+linked from ./sora_nb_media/) that outlives the kernel: every display of the card is
+replaced by it through its display id (``_outputs`` says how).
 
 Light on the wire: the live card is one HTML widget (head, prompt, status line), one
 progress bar and a Cancel button: 9 comms, a few kB of updates, and no media bytes (media
@@ -16,7 +11,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 import warnings
 import weakref
 from collections.abc import Callable
@@ -24,7 +18,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._config import in_kernel
 from ._display import (
     FINAL_STATUSES,
     INDETERMINATE_CLASS,
@@ -38,6 +31,14 @@ from ._display import (
     status_color,
 )
 from ._errors import SoraParameterError
+from ._outputs import (
+    DisplayIds,
+    filter_bundle,
+    ipy_display,
+    live_bundle,
+    static_bundle,
+    widgets_available,
+)
 from ._runtime import runtime
 from ._types import JobSnapshot
 
@@ -46,17 +47,8 @@ if TYPE_CHECKING:
 
     from ._job import SoraJob
 
-__all__ = [
-    "WIDGET_VIEW",
-    "JobCard",
-    "card_for",
-    "shown_card",
-    "static_bundle",
-    "update_display",
-    "widgets_available",
-]
+__all__ = ["BAR_STYLES", "JobCard", "card_for", "shown_card"]
 
-WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 #: ``IntProgress.bar_style`` per status: keeps the page's CSS classes meaningful (tests and
 #: themes read them); the exact colour comes from ``style.bar_color`` (the card's palette).
 BAR_STYLES: dict[str, str] = {"in_progress": "info", "completed": "success",
@@ -69,25 +61,8 @@ INLINE_POSTER_WIDTH = 360
 CARD_POSTER_WIDTH = 640
 
 
-def widgets_available() -> bool:
-    """True inside a Jupyter kernel with ipywidgets importable: the only place a widget
-    view can render. Elsewhere sora_nb shows HTML only."""
-    if not in_kernel():
-        return False
-    try:
-        import ipywidgets  # noqa: F401  # deferred: probing whether widgets can render
-    except ImportError:
-        return False
-    return True
-
-
 def _settled(snap: JobSnapshot) -> bool:
     return snap.status in FINAL_STATUSES or snap.poll_state != "active"
-
-
-def static_bundle(html: str, text: str) -> dict[str, Any]:
-    """A bundle with no widget view: what a card, grid or gallery becomes once final."""
-    return {"text/html": html, "text/plain": text}
 
 
 class JobCard:
@@ -121,8 +96,7 @@ class JobCard:
         self._media: CardMedia | None = None
         self._media_started = False
         self._player = True
-        self._display_ids: list[str] = []
-        self._shown: dict[str, str] = {}  # display id -> "widget" or the HTML shown
+        self._displays = DisplayIds()
         self._media_paths: dict[str, Path] = {}
         self._thumb_note: str | None = None
         self._final_listeners: list[Callable[[JobCard], None]] = []
@@ -316,14 +290,9 @@ class JobCard:
         widget view (with the HTML snapshot and the short repr beside it)."""
         with self._lock:
             snap = self.last or self._snapshot()
-            if self._is_static(snap):
+            if self._is_static(snap) or self.widget is None:
                 return static_bundle(self._static_html(snap), self._text())
-            bundle = static_bundle(self._static_html(snap), self._text())
-            if self.widget is not None:
-                view = self.widget._repr_mimebundle_() or {}
-                if WIDGET_VIEW in view:
-                    bundle[WIDGET_VIEW] = view[WIDGET_VIEW]
-            return bundle
+            return live_bundle(self._static_html(snap), self._text(), self.widget)
 
     def _snapshot(self) -> JobSnapshot:
         job = self._job()
@@ -348,13 +317,9 @@ class JobCard:
     def display(self) -> str:
         """Display the card in the current cell (calling thread) with a new display id;
         returns the id."""
-        from ._show import ipy_display  # deferred: _show imports this module
-
-        display_id = uuid.uuid4().hex
         with self._lock:
             bundle = self.bundle()
-            self._display_ids.append(display_id)
-            self._shown[display_id] = "widget" if WIDGET_VIEW in bundle else bundle["text/html"]
+            display_id = self._displays.add(bundle)
         ipy_display(bundle, raw=True, display_id=display_id)
         return display_id
 
@@ -362,14 +327,8 @@ class JobCard:
         """Bring every display up to date: the static bundle once settled (and, without
         widgets, as the live view too), the widget view while live (so ``job.resume()``
         after a cancel brings the live card back). Unchanged displays are left alone."""
-        if not self._display_ids:
-            return
-        bundle = self.bundle()
-        shown = "widget" if WIDGET_VIEW in bundle else bundle["text/html"]
-        for display_id in self._display_ids:
-            if self._shown.get(display_id) != shown:
-                update_display(bundle, display_id)
-                self._shown[display_id] = shown
+        if self._displays:
+            self._displays.update(self.bundle())
 
     def on_final(self, fn: Callable[[JobCard], None]) -> None:
         """Call ``fn(card)`` once the card is final (now, if it already is)."""
@@ -389,20 +348,10 @@ class JobCard:
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         """The card's current bundle (the ``_repr_mimebundle_`` protocol)."""
-        from ._show import filter_bundle  # deferred: _show imports this module
-
         return filter_bundle(self.bundle(), include, exclude)
 
     def _ipython_display_(self) -> None:
         self.display()
-
-
-def update_display(bundle: dict[str, Any], display_id: str) -> None:
-    # From the runtime thread: IPython publishes an update_display_data message, which
-    # the front end applies to every output with this display id.
-    from IPython.display import update_display  # deferred: IPython only to display
-
-    update_display(bundle, raw=True, display_id=display_id)  # type: ignore[no-untyped-call]
 
 
 def _url(rel: str | None) -> str | None:
@@ -429,4 +378,4 @@ def shown_card(job: SoraJob) -> JobCard | None:
     """The job's card if it exists and has been displayed."""
     with _cards_lock:
         card = _cards.get(job)
-    return card if card is not None and card._display_ids else None
+    return card if card is not None and card._displays else None

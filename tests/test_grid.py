@@ -13,15 +13,8 @@ import ipywidgets as w
 import pytest
 
 import sora_nb as snb
-from sora_nb._grid import (
-    CompareGrid,
-    Gallery,
-    compare,
-    diff_html,
-    diff_words,
-    gallery,
-    grid_spans,
-)
+from sora_nb._gallery import Gallery, gallery
+from sora_nb._grid import CompareGrid, compare, diff_html, diff_words, grid_spans
 from sora_nb._widget import JobCard
 from sora_nb.local import MODERATION_MARKER, LocalServer
 

@@ -30,10 +30,11 @@ from PIL import Image
 
 import sora_nb as snb
 from sora_nb._display import INDETERMINATE_CLASS, STATUS_COLORS, STOPPED_COLOR, status_word
+from sora_nb._outputs import WIDGET_VIEW
 from sora_nb._scrubber import SpriteScrubber, sprite_grid, sprite_html
 from sora_nb._show import job_mimebundle, show_job
 from sora_nb._types import JobError, JobSnapshot
-from sora_nb._widget import BAR_STYLES, WIDGET_VIEW, JobCard
+from sora_nb._widget import BAR_STYLES, JobCard
 from sora_nb.local import MODERATION_MARKER, LocalServer
 
 Sent = tuple[str, str, dict[str, Any], float]  # comm id, msg type, data, monotonic time
