@@ -26,6 +26,7 @@ from ._outputs import (
     update_display,
     widgets_available,
 )
+from ._shared_parts import shared_html_style, shared_part
 from ._widget import JobCard
 
 __all__ = [
@@ -191,18 +192,26 @@ class CompareGrid:
         import ipywidgets as w  # deferred: heavy, and only a kernel renders widgets
 
         card = self._card(index)
-        cell = card.widget if card is not None and card.widget is not None else w.HTML(
-            self._waiting(index))
-        cell.layout.grid_column = f"span {self._spans[index]}"
-        cell.layout.max_width = "none"
-        return cell
+        span = self._spans[index]
+        if card is not None and card.widget is not None:
+            cell = card.widget
+            cell.layout.grid_column = f"span {span}"
+            cell.layout.max_width = "none"
+            return cell
+        # a waiting cell is one comm: its style and its layout (one per span) are shared
+        layout = shared_part(f"grid-cell-span-{span}", lambda: w.Layout(
+            grid_column=f"span {span}", max_width="none"))
+        return w.HTML(self._waiting(index), layout=layout,
+                      style=shared_html_style())
 
     def _created(self, index: int, slot: Slot) -> None:
         # On the runtime thread: the waiting cell becomes the job's card (trait assignment
         # only), or says why the create failed.
         if self._widget is not None:
-            self._cells[index] = self._cell_widget(index)
+            waiting, self._cells[index] = self._cells[index], self._cell_widget(index)
             self._widget.children = tuple(self._cells)
+            if waiting is not self._cells[index]:
+                waiting.close()  # its comm too: the page forgets the placeholder's model
         if slot.error is not None:
             self._card_final(None)  # a failed create is as final as it gets
 

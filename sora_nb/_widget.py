@@ -4,8 +4,9 @@ linked from ./sora_nb_media/) that outlives the kernel: every display of the car
 replaced by it through its display id (``_outputs`` says how).
 
 Light on the wire: the live card is one HTML widget (head, prompt, status line), one
-progress bar and a Cancel button: 9 comms, a few kB of updates, and no media bytes (media
-are files the page loads by URL)."""
+progress bar and a Cancel button: 9 comms for the first card, 6 for each further one (the
+unchanging style and layout parts are shared), a few kB of updates, and no media bytes
+(media are files the page loads by URL)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ from ._outputs import (
     widgets_available,
 )
 from ._runtime import runtime
+from ._shared_parts import shared_html_style, shared_part
 from ._types import JobSnapshot
 
 if TYPE_CHECKING:
@@ -113,14 +115,18 @@ class JobCard:
     def _build_widgets(self) -> None:
         import ipywidgets as w  # deferred: heavy, and only a kernel renders widgets
 
-        # One layout shared by the box, the HTML and the bar (each Layout is a comm).
+        # One layout shared by the box, the HTML and the bar (each Layout is a comm); the
+        # parts no card changes (the HTML's style, the button's style and layout) are shared
+        # by every card, so a 20-card grid does not open 20 identical copies of each.
         shared = w.Layout(width="auto", max_width="640px")  # the static card's width
-        self.head = w.HTML(layout=shared)
+        self.head = w.HTML(layout=shared, style=shared_html_style())
         self.progress = w.IntProgress(value=0, min=0, max=100, layout=shared,
                                       style={"description_width": "initial"})
         self.cancel_button = w.Button(
             description="Cancel", icon="stop", tooltip="stop polling this job here",
-            layout=w.Layout(width="auto", align_self="flex-start"),
+            layout=shared_part("button-layout",
+                               lambda: w.Layout(width="auto", align_self="flex-start")),
+            style=shared_part("button-style", w.ButtonStyle),
         )
         self.cancel_button.on_click(lambda _button: self.cancel())
         self.widget = w.VBox([self.head, self.progress, self.cancel_button], layout=shared)

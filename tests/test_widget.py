@@ -10,6 +10,7 @@ real iopub channel is in test_kernel_live.py."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import gc
 import io
 import re
@@ -30,6 +31,8 @@ from PIL import Image
 
 import sora_nb as snb
 from sora_nb._display import INDETERMINATE_CLASS, STATUS_COLORS, STOPPED_COLOR, status_word
+from sora_nb._grid import CompareGrid
+from sora_nb._many import Slot
 from sora_nb._outputs import WIDGET_VIEW
 from sora_nb._scrubber import SpriteScrubber, sprite_grid, sprite_html
 from sora_nb._show import job_mimebundle, show_job
@@ -201,6 +204,28 @@ def test_a_card_opens_fewer_than_ten_comms(done_job: snb.SoraJob, sent: list[Sen
     opened = {cid for cid, kind, _, _ in sent if kind == "comm_open"}
     assert len(opened) < 10, len(opened)
     assert card.widget.model_id in opened
+
+
+def test_a_grid_shares_what_its_cards_never_change(done_job: snb.SoraJob,
+                                                    sent: list[Sent]) -> None:
+    # three cards of a real job, and three cells still waiting for their create (futures
+    # this test settles, as the create queue would)
+    slots = [Slot(f"A lantern, take {n}", {}) for n in range(3)]
+    for slot in slots:
+        slot.future = concurrent.futures.Future()
+    grid = CompareGrid([done_job, done_job, done_job, *slots], widgets=True)
+    box = grid.widget
+    heads = [card.head for card in grid.cards]
+    buttons = [card.cancel_button for card in grid.cards]
+    assert len({h.style.model_id for h in heads}) == 1
+    assert len({(b.style.model_id, b.layout.model_id) for b in buttons}) == 1
+    assert len({c.progress.style.model_id for c in grid.cards}) == 3  # bar colours differ
+    waiting = box.children[3]
+    slots[0].future.set_result(done_job)  # created: the placeholder becomes a card
+    assert box.children[3] is grid.cards[3].widget and waiting.comm is None
+    opened = {cid for cid, kind, _, _ in sent if kind == "comm_open"}
+    # 9 comms for a lone card; here 6 per card, 1 per waiting cell, and a few shared ones
+    assert len(opened) <= 6 * len(grid.slots), len(opened)
 
 
 # -- real jobs on the embedded backend ----------------------------------------------------
