@@ -11,6 +11,7 @@ from typing import Any, TypedDict
 
 from ._errors import SoraError, SoraParameterError
 from ._job import SoraJob
+from ._jobwait import outcome
 from ._profiles import ProfileName
 from ._types import AudioInput, JobSnapshot, Status, Variant
 
@@ -122,7 +123,7 @@ async def async_download_sora_video_content(video_id: str, variant: Variant = "v
 
 def _require_completed(job: SoraJob) -> None:
     if job.done and job.status != "completed":
-        job._outcome(0.0)  # raises SoraJobFailed, SoraJobCancelled or SoraJobExpired
+        outcome(job, 0.0)  # raises SoraJobFailed, SoraJobCancelled or SoraJobExpired
     if job.status != "completed":
         raise SoraError(
             f"Sora job {job.id} is {job.status}: its content is not ready; "

@@ -1,19 +1,16 @@
-"""SoraJob: one Sora video job's lifecycle (create, attach, poll, wait, download, derive).
+"""SoraJob: one Sora video job's lifecycle (create, attach, poll, cancel/resume, delete).
 
 Its observable state (properties, snapshot, observers) is ``JobState`` in ``_jobstate``;
-the Videos API calls live in ``_videos`` and the polling loop in ``_poller``; every view
-reaches the job through the ``_views`` hooks and ``on_progress`` (the job imports no view)."""
+the Videos API calls live in ``_videos`` and the polling loop in ``_poller``. The public
+methods beyond the lifecycle are thin: waiting is ``_jobwait``, downloads and the audio
+merge ``_jobmedia``, remix/extend/edit ``_derive``. Every view reaches the job through the
+``_views`` hooks and ``on_progress`` (the job imports no view)."""
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
 import logging
-import math
-import os
-import shutil
-import threading
-import time
 import warnings
 import weakref
 from collections.abc import Generator
@@ -23,32 +20,20 @@ from typing import TYPE_CHECKING, Any, Unpack
 import openai
 from openai.types import Video
 
-from . import _bulk, _store, _videos
+from . import _bulk, _derive, _jobmedia, _jobwait, _store, _videos
 from ._config import Backend, BackendName, resolve_backend, settings
 from ._errors import (
     SoraConnectionError,
     SoraError,
-    SoraJobCancelled,
-    SoraJobExpired,
-    SoraJobFailed,
     SoraParameterError,
-    SoraTimeout,
     from_sdk,
 )
-from ._fs import atomic_path
-from ._ids import check_user_id, path_segment
+from ._ids import check_user_id
 from ._jobstate import JobState, is_final
-from ._params import (
-    VideoParams,
-    build_params,
-    normalize_prompt,
-    normalize_seconds,
-)
+from ._params import VideoParams, build_params
 from ._poller import PollPolicy, TransientFailure, poll_until_done, retry_reason
-from ._profiles import normalize_generic_seconds
-from ._prompt import enhance_prompt
 from ._runtime import runtime
-from ._types import VARIANTS, JobOptions, Variant, allowed, normalize_status
+from ._types import JobOptions, Variant, normalize_status
 from ._views import views
 from ._wire import error_of, field, progress_of, time_of
 
@@ -212,169 +197,87 @@ class SoraJob(JobState):
             self._begin_polling()
         return self
 
-    # -- waiting ----------------------------------------------------------------------
+    # -- waiting (implemented in _jobwait) --------------------------------------------
 
     def wait(self, timeout: float | None = None, *, progress: bool | None = None) -> SoraJob:
         """Block until the job finishes; return it. Raises ``SoraJobFailed`` if it failed,
         ``SoraTimeout`` after ``timeout`` seconds (the job goes on). In a terminal, shows a
         text progress bar (``progress=False`` turns it off, ``True`` forces it)."""
-        if runtime.in_runtime_thread():
-            raise RuntimeError(
-                "job.wait() was called from the sora_nb runtime thread (inside a progress "
-                "callback?): it would block every job's polling; use `await job` there"
-            )
-        limit = _check_timeout(timeout)
-        if progress is not None and not isinstance(progress, bool):
-            raise SoraParameterError("progress", progress, "None (automatic), True or False")
-        # no bar for a job already settled (download() waits too: one bar per job)
-        bar = (views.progress_bar(progress) if views.progress_bar is not None
-               and not self._settled.is_set() else None)
-        unsubscribe = self.on_progress(bar) if bar is not None else None
-        started = time.monotonic()
-        try:
-            if not self._settled.wait(limit):
-                raise SoraTimeout(self, time.monotonic() - started)
-        finally:
-            if unsubscribe is not None and bar is not None:
-                unsubscribe()
-                bar.close()
-        return self._outcome(time.monotonic() - started)
+        return _jobwait.wait(self, timeout, progress)
 
     async def async_wait(self, timeout: float | None = None) -> SoraJob:
         """The async twin of ``wait``: ``await job.async_wait()`` or simply ``await job``."""
-        limit = _check_timeout(timeout)
-        started = time.monotonic()
-
-        async def settle() -> None:
-            async for _ in self.updates():
-                pass
-
-        try:
-            await asyncio.wait_for(settle(), limit)
-        except asyncio.TimeoutError:
-            raise SoraTimeout(self, time.monotonic() - started) from None
-        return self._outcome(time.monotonic() - started)
+        return await _jobwait.async_wait(self, timeout)
 
     def __await__(self) -> Generator[Any, None, SoraJob]:
         return self.async_wait().__await__()
 
-    def _outcome(self, waited: float) -> SoraJob:
-        if self.status == "completed":
-            return self
-        if self.status in _FAILURES:
-            err = self.error
-            kind = _FAILURES[self.status]
-            raise kind(self, err.code if err else None, err.message if err else None)
-        if self._poll_state == "timed_out":
-            raise SoraTimeout(self, waited)
-        if self._poll_state == "error" and self._failure is not None:
-            raise self._failure
-        raise SoraError(f"Sora job {self.id}: {self._note or self._poll_state}")
-
-    # -- downloads --------------------------------------------------------------------
+    # -- media: downloads, bytes, audio (implemented in _jobmedia) --------------------
 
     def download(self, variant: Variant = "video", path: str | Path | None = None) -> Path:
         """Wait for the job, then download ``variant`` (video, thumbnail or spritesheet),
         streamed and cached; with ``path``, also place a copy there. Returns the file."""
-        _check_target(path)
-        self.wait()
-        return runtime.run(self._download(variant, path))
+        return _jobmedia.download(self, variant, path)
 
     async def async_download(self, variant: Variant = "video",
                              path: str | Path | None = None) -> Path:
         """The async twin of ``download``."""
-        _check_target(path)
-        await self.async_wait()
-        return await runtime.wrap(self._download(variant, path))
+        return await _jobmedia.async_download(self, variant, path)
 
     def read_bytes(self, variant: Variant = "video") -> bytes:
         """The content of ``variant`` (cached download) as bytes: for small assets."""
-        return self.download(variant).read_bytes()
+        return _jobmedia.read_bytes(self, variant)
 
     async def async_read_bytes(self, variant: Variant = "video") -> bytes:
         """The async twin of ``read_bytes``."""
-        path = await self.async_download(variant)
-        return await asyncio.to_thread(path.read_bytes)
+        return await _jobmedia.async_read_bytes(self, variant)
 
-    async def _download(self, variant: Variant, path: str | Path | None) -> Path:
-        if variant not in VARIANTS:
-            raise SoraParameterError("variant", variant, allowed(VARIANTS))
-        _check_target(path)
-        if self.status != "completed":
-            await self.async_wait()
-        future = self._downloads.get(variant)
-        if future is None or (future.done() and future.exception() is not None):
-            future = asyncio.ensure_future(_videos.download_asset(
-                self._backend, self.id, variant, settings.poll, self._made_from_video))
-            self._downloads[variant] = future
-        cached = await asyncio.shield(future)
-        if path is None:
-            return cached
-        target = Path(path).expanduser()
-        if target.is_dir():  # named after the id, as one safe bounded file name
-            target = target / f"{path_segment(self.id)}.{_store.EXTENSIONS[variant]}"
-        with atomic_path(target) as tmp:
-            shutil.copyfile(cached, tmp)
-        return target
+    def with_audio(self, audio: AudioInput, **options: Any) -> MergedVideo:
+        """Download the video and merge ``audio`` into it (see ``sora_nb.merge_audio``)."""
+        return _jobmedia.with_audio(self, audio, options)
 
-    def _made_from_video(self, variant: Variant) -> None:
-        """A still sora_nb made from the MP4 (the server has none): the card says so."""
-        if variant not in self._made_locally:
-            self._update(made_locally=(*self._made_locally, variant))
+    async def async_with_audio(self, audio: AudioInput, **options: Any) -> MergedVideo:
+        """The async twin of ``with_audio`` (the merge runs in a worker thread)."""
+        return await _jobmedia.async_with_audio(self, audio, options)
 
-    # -- derived jobs -----------------------------------------------------------------
+    # -- derived jobs (implemented in _derive) ----------------------------------------
 
     def remix(self, prompt: str, *, enhance: bool = True) -> SoraJob:
         """A new job that remixes this (finished) one with ``prompt``."""
-        self.wait()
-        return runtime.run(self._derive("remix", prompt, enhance, None))
+        return _derive.derive(self, "remix", prompt, enhance)
 
     async def async_remix(self, prompt: str, *, enhance: bool = True) -> SoraJob:
         """The async twin of ``remix``."""
-        await self.async_wait()
-        return await runtime.wrap(self._derive("remix", prompt, enhance, None))
+        return await _derive.async_derive(self, "remix", prompt, enhance)
 
     def extend(self, prompt: str, seconds: float | int | str = 4, *, enhance: bool = True
                ) -> SoraJob:
         """A new job that continues this one by ``seconds`` (4, 8 or 12 on the ``sora``
         profile; whole seconds as given on ``generic``)."""
-        self.wait()
-        return runtime.run(self._derive("extend", prompt, enhance, self._extension(seconds)))
+        return _derive.derive(self, "extend", prompt, enhance, seconds)
 
     async def async_extend(self, prompt: str, seconds: float | int | str = 4, *,
                            enhance: bool = True) -> SoraJob:
         """The async twin of ``extend``."""
-        await self.async_wait()
-        return await runtime.wrap(
-            self._derive("extend", prompt, enhance, self._extension(seconds))
-        )
-
-    def _extension(self, seconds: float | int | str) -> int | None:
-        if self._backend.profile == "sora":
-            return normalize_seconds(seconds)
-        return normalize_generic_seconds(seconds)
+        return await _derive.async_derive(self, "extend", prompt, enhance, seconds)
 
     def edit(self, prompt: str, *, enhance: bool = True) -> SoraJob:
         """A new job that edits this (finished) one as ``prompt`` says."""
-        self.wait()
-        return runtime.run(self._derive("edit", prompt, enhance, None))
+        return _derive.derive(self, "edit", prompt, enhance)
 
     async def async_edit(self, prompt: str, *, enhance: bool = True) -> SoraJob:
         """The async twin of ``edit``."""
-        await self.async_wait()
-        return await runtime.wrap(self._derive("edit", prompt, enhance, None))
+        return await _derive.async_derive(self, "edit", prompt, enhance)
 
-    async def _derive(self, kind: _videos.DeriveKind, prompt: str, enhance: bool,
-                      seconds: int | None) -> SoraJob:
-        original = normalize_prompt(prompt)
-        sent = enhance_prompt(original) if enhance else original
-        video = await _videos.derive_video(self._backend, self.id, kind, sent, original,
-                                           seconds, settings.poll)
+    def _derived(self, video: Video, original_prompt: str) -> SoraJob:
+        """The job of ``video``, which the backend derived from this one (``_derive``)."""
         job = SoraJob.__new__(SoraJob)
-        job._setup(video, self._backend, original, from_cache=False)
+        job._setup(video, self._backend, original_prompt, from_cache=False)
         # sora_nb's own record of the source: a gateway rewrites remixed_from_video_id
         job._update(source_id=self.id)
         return job
+
+    # -- deletion ---------------------------------------------------------------------
 
     def delete(self) -> None:
         """Delete the job and its assets on the backend, and its cached downloads here.
@@ -393,22 +296,7 @@ class SoraJob(JobState):
         _live.pop(self.id, None)
         self._update(poll_state="done" if self.done else "cancelled", note="deleted")
 
-    # -- audio and display --------------------------------------------------------------
-
-    def with_audio(self, audio: AudioInput, **options: Any) -> MergedVideo:
-        """Download the video and merge ``audio`` into it (see ``sora_nb.merge_audio``)."""
-        # Deferred: _audio loads numpy and moviepy (hundreds of ms), needed only here.
-        from ._audio import merge_audio
-
-        return merge_audio(self.download(), audio, **options)
-
-    async def async_with_audio(self, audio: AudioInput, **options: Any) -> MergedVideo:
-        """The async twin of ``with_audio`` (the merge runs in a worker thread)."""
-        # Deferred: _audio loads numpy and moviepy (hundreds of ms), needed only here.
-        from ._audio import merge_audio
-
-        video = await self.async_download()
-        return await asyncio.to_thread(merge_audio, video, audio, **options)
+    # -- display ----------------------------------------------------------------------
 
     def show(self, variant: Variant = "video", *, embed: bool = False,
              width: int | None = None) -> None:
@@ -453,40 +341,3 @@ def prepare(prompt: str, options: JobOptions) -> tuple[VideoParams, Backend, boo
     if not isinstance(cache, bool):
         raise SoraParameterError("cache", cache, "True (reuse an identical earlier job) or False")
     return params, backend, cache
-
-
-def _check_timeout(timeout: object) -> float | None:
-    """``wait(timeout=...)``: ``None`` or seconds >= 0, as the float to wait with (``None``
-    for no limit, which is also what an infinite or an unrepresentably long one means)."""
-    if timeout is None:
-        return None
-    if (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
-            or math.isnan(timeout) or timeout < 0):
-        raise SoraParameterError("timeout", timeout, "None (no limit) or seconds >= 0")
-    # threading's waits refuse anything past TIMEOUT_MAX (OverflowError): that is forever
-    return None if timeout >= threading.TIMEOUT_MAX else float(timeout)
-
-
-def _check_target(path: object) -> None:
-    """``download(path=...)``: None, or a non-empty path (a file or an existing folder)."""
-    allowed_paths = "None (the cache only), or a file or folder path"
-    if path is None:
-        return
-    if not isinstance(path, (str, os.PathLike)):
-        raise SoraParameterError("path", path, allowed_paths)
-    try:
-        text = os.fspath(path)
-    except Exception:  # an os.PathLike whose __fspath__ fails
-        raise SoraParameterError("path", path, allowed_paths) from None
-    if not isinstance(text, str):
-        raise SoraParameterError("path", path, allowed_paths, detail="a str path")
-    if not text.strip():
-        raise SoraParameterError("path", path, allowed_paths, detail="it is empty")
-    if "\x00" in text:
-        raise SoraParameterError("path", path, allowed_paths, detail="it holds a NUL")
-
-
-#: The error ``wait()`` raises for each final status without a video.
-_FAILURES: dict[str, type[SoraJobFailed]] = {
-    "failed": SoraJobFailed, "cancelled": SoraJobCancelled, "expired": SoraJobExpired,
-}
