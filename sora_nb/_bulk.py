@@ -11,7 +11,9 @@ wake early, so the jobs fall into step and one list serves them all). A job miss
 the list, a job near its predicted end (its own hint decides it: a list carries none), a
 job never polled by GET, and any round of 2 or fewer get the per-job GET, with the SDK's
 single idempotent semantics. A list answered 400/404/405 (gateways) marks the backend as
-lacking ``list`` (``_capabilities``), and every later poll goes by GET."""
+lacking ``list`` (``_capabilities``), and every later poll goes by GET. Members are the
+polling loops, not the ids: two jobs following one id (the same cell run twice reuses the
+job in flight) are two members, each answered and woken on its own."""
 
 from __future__ import annotations
 
@@ -37,6 +39,7 @@ __all__ = [
     "LIST_PAGE",
     "LIST_SPACING",
     "MIN_BULK",
+    "Follower",
     "Scheduler",
     "follow",
     "list_finished",
@@ -102,6 +105,7 @@ class _Sleeper:
 
 @dataclass
 class _Member:
+    video_id: str
     created: float
     headers: object = None  # of this job's last GET: its hint, reused for listed polls
     sleeper: _Sleeper | None = None
@@ -115,8 +119,8 @@ class Scheduler:
     def __init__(self, backend: Backend, loop: asyncio.AbstractEventLoop) -> None:
         self.backend = backend
         self.loop = loop
-        self._members: dict[str, _Member] = {}
-        self._round: dict[str, asyncio.Future[Polled | None]] = {}
+        self._members: dict[object, _Member] = {}  # by follower: ids may repeat
+        self._round: dict[object, asyncio.Future[Polled | None]] = {}
         self._flush: asyncio.TimerHandle | None = None
         self._next_list = 0.0  # loop time before which no new round starts
         #: requests made, by kind: for tests and the benchmark
@@ -124,16 +128,17 @@ class Scheduler:
 
     # -- membership ---------------------------------------------------------------------
 
-    def join(self, video_id: str, created: float,
+    def join(self, follower: object, video_id: str, created: float,
              eta: Callable[[], float | None] | None = None) -> None:
-        """Follow ``video_id`` (created at ``created``, Unix time) until ``leave``."""
-        self._members[video_id] = _Member(created=created, eta=eta)
+        """Let ``follower`` follow ``video_id`` (created at ``created``, Unix time) until
+        ``leave(follower)``; ``follower`` is any object unique to one polling loop."""
+        self._members[follower] = _Member(video_id=video_id, created=created, eta=eta)
 
-    def leave(self, video_id: str) -> None:
-        member = self._members.pop(video_id, None)
+    def leave(self, follower: object) -> None:
+        member = self._members.pop(follower, None)
         if member is not None and member.sleeper is not None:
             member.sleeper.wake.cancel()
-        future = self._round.pop(video_id, None)
+        future = self._round.pop(follower, None)
         if future is not None and not future.done():
             future.cancel()
 
@@ -143,28 +148,26 @@ class Scheduler:
 
     # -- the two calls a job's polling loop makes -----------------------------------------
 
-    async def fetch(self, video_id: str) -> Polled:
-        """This job's status: one a list brought, this round's list, or its own GET."""
-        member = self._members.get(video_id)
-        if member is None:
-            return await self._get(video_id, None)
+    async def fetch(self, follower: object) -> Polled:
+        """The followed job's status: one a list brought, this round's list, or a GET."""
+        member = self._members[follower]
         if member.listed is not None:
             polled, member.listed = member.listed, None
             return polled
         if self._bulk_candidate(member):
             future: asyncio.Future[Polled | None] = self.loop.create_future()
-            self._round[video_id] = future
+            self._round[follower] = future
             if self._flush is None:
                 wait = max(_GATHER, self._next_list - self.loop.time())
                 self._flush = self.loop.call_later(wait, self._start_round)
             got = await future
             if got is not None:
                 return got
-        return await self._get(video_id, member)
+        return await self._get(member)
 
-    async def wait(self, video_id: str, delay: float, policy: PollPolicy) -> None:
-        """Sleep ``delay`` seconds, or less if a list brings this job's status."""
-        member = self._members.get(video_id)
+    async def wait(self, follower: object, delay: float, policy: PollPolicy) -> None:
+        """Sleep ``delay`` seconds, or less if a list brings the followed job's status."""
+        member = self._members.get(follower)
         if member is None:
             await policy.sleep(delay)
             return
@@ -194,11 +197,10 @@ class Scheduler:
         eta = member.eta() if member.eta is not None else None
         return not _near_end(eta, poll_after(member.headers))
 
-    async def _get(self, video_id: str, member: _Member | None) -> Polled:
+    async def _get(self, member: _Member) -> Polled:
         self.counts["get"] += 1
-        polled = await retrieve_with_headers(self.backend, video_id)
-        if member is not None:
-            member.headers = polled[1]
+        polled = await retrieve_with_headers(self.backend, member.video_id)
+        member.headers = polled[1]
         return polled
 
     def _start_round(self) -> None:
@@ -206,27 +208,28 @@ class Scheduler:
         batch, self._round = self._round, {}
         self.loop.create_task(self._answer(batch))
 
-    def _early(self) -> dict[str, _Member]:
+    def _early(self) -> dict[object, _Member]:
         now = self.loop.time()
-        return {vid: m for vid, m in self._members.items()
+        return {who: m for who, m in self._members.items()
                 if m.sleeper is not None and m.listed is None and m.headers is not None
                 and wakes_early(m.sleeper.due - now, m.sleeper.delay)}
 
-    async def _answer(self, batch: dict[str, asyncio.Future[Polled | None]]) -> None:
+    async def _answer(self, batch: dict[object, asyncio.Future[Polled | None]]) -> None:
         found: dict[str, Video] = {}
         early = self._early()
         list_ok = not _capabilities.lacking(self.backend.identity, "list")
         if use_list(len(batch) + len(early), self.in_flight, list_ok):
-            found = await self._list(set(batch) | set(early))
+            wanted = {m.video_id for who in batch if (m := self._members.get(who))}
+            found = await self._list(wanted | {m.video_id for m in early.values()})
             self._next_list = self.loop.time() + LIST_SPACING
-        for video_id, future in batch.items():
-            member = self._members.get(video_id)
-            video = found.get(video_id)
+        for follower, future in batch.items():
+            member = self._members.get(follower)
+            video = found.get(member.video_id) if member is not None else None
             if not future.done():
                 future.set_result(None if video is None or member is None
                                   else (video, member.headers))
-        for video_id, member in early.items():
-            video = found.get(video_id)
+        for member in early.values():
+            video = found.get(member.video_id)
             if video is not None and member.sleeper is not None:
                 member.listed = (video, member.headers)
                 _resolve(member.sleeper.wake)
@@ -235,7 +238,7 @@ class Scheduler:
         """Page through the list until ``wanted`` is seen (or cannot be); a refusal marks
         the backend as lacking ``list``, any other failure leaves the round to GETs."""
         client = runtime.client(self.backend)
-        oldest = min((self._members[v].created for v in wanted if v in self._members),
+        oldest = min((m.created for m in self._members.values() if m.video_id in wanted),
                      default=0.0)
         found: dict[str, Video] = {}
         after: str | None = None
@@ -250,7 +253,7 @@ class Scheduler:
                 times = [t for v in page.data
                          if (t := time_of(wire_field(v, "created_at"))) is not None]
                 for video in page.data:
-                    if video.id in self._members:
+                    if video.id in wanted:
                         found[video.id] = video
                 missing = len(wanted - found.keys())
                 if list_finished(missing, bool(page.has_more) and bool(page.data),
@@ -290,13 +293,29 @@ def scheduler(backend: Backend) -> Scheduler:
     return found
 
 
+class Follower:
+    """One polling loop's handle on its backend's scheduler: ``fetch`` and ``wait`` for the
+    job it follows (the scheduler's member key, so ids may repeat across loops)."""
+
+    def __init__(self, scheduler: Scheduler) -> None:
+        self.scheduler = scheduler
+
+    async def fetch(self) -> Polled:
+        return await self.scheduler.fetch(self)
+
+    async def wait(self, delay: float, policy: PollPolicy) -> None:
+        await self.scheduler.wait(self, delay, policy)
+
+
 async def follow(backend: Backend, video_id: str, created: float,
                  eta: Callable[[], float | None],
-                 run: Callable[[Scheduler], Awaitable[T]]) -> T:
-    """Run ``run(scheduler)`` with ``video_id`` a member of its backend's scheduler."""
+                 run: Callable[[Follower], Awaitable[T]]) -> T:
+    """Run ``run(follower)`` with the follower a member of its backend's scheduler,
+    following ``video_id`` until ``run`` returns."""
     sched = scheduler(backend)
-    sched.join(video_id, created, eta)
+    follower = Follower(sched)
+    sched.join(follower, video_id, created, eta)
     try:
-        return await run(sched)
+        return await run(follower)
     finally:
-        sched.leave(video_id)
+        sched.leave(follower)

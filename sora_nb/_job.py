@@ -141,10 +141,10 @@ class SoraJob(JobState):
             # answers many at once, a GET the rest; the loop and its rules stay per job
             ended = await _bulk.follow(
                 self._backend, self.id, self.created_at, self._eta,
-                lambda sched: poll_until_done(
-                    lambda: sched.fetch(self.id), is_final, policy,
+                lambda follower: poll_until_done(
+                    follower.fetch, is_final, policy,
                     on_result=self._polled, on_retry=self._retrying, eta=self._eta,
-                    wait=lambda delay: sched.wait(self.id, delay, policy),
+                    wait=lambda delay: follower.wait(delay, policy),
                 ),
             )
         except asyncio.CancelledError:

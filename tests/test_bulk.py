@@ -155,3 +155,16 @@ def test_a_new_server_on_a_reused_port_is_polled_with_its_own_key(cache: object)
             assert job.status == "completed"
     finally:
         _config.reset_settings()
+
+
+@pytest.mark.server(job_seconds=1.5, poll_after_ms=100)
+def test_two_jobs_of_one_id_both_see_it_finish(fresh_server: LocalServer) -> None:
+    # Running the same cell twice reuses the in-flight job: two SoraJob objects then poll
+    # one id. Each must be followed on its own (once, one of them stayed "queued" forever:
+    # the scheduler kept one entry per id, and the first to finish removed the other's).
+    for n in range(4):
+        first = snb.SoraJob(f"Rain on a tin roof, take {n}", seconds=4)
+        second = snb.SoraJob(f"Rain on a tin roof, take {n}", seconds=4)
+        assert second.id == first.id and second is not first
+        assert second.wait(timeout=60).status == "completed"
+        assert first.wait(timeout=60).status == "completed"
