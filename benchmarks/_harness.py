@@ -92,19 +92,22 @@ def machine() -> dict[str, str]:
 
 
 def child(module: str, config: dict[str, Any], *, timeout: float = 600,
-          env: dict[str, str] | None = None) -> dict[str, Any]:
+          env: dict[str, str] | None = None, session: bool = False) -> dict[str, Any]:
     """Run ``python -m benchmarks.<module> --child`` in a fresh process with ``config`` as JSON on
     stdin; return the JSON object on its last stdout line. A fresh process gives each
-    client its own threads, CPU clock and peak RSS."""
-    proc = run_child(module, config, env=env)
+    client its own threads, CPU clock and peak RSS; ``session`` also gives it a session of
+    its own, which under Linux autogroup scheduling is a scheduling group of its own, so
+    its CPU does not come out of this process's share (a load generator standing for
+    other machines' clients)."""
+    proc = run_child(module, config, env=env, session=session)
     out, err = proc.communicate(timeout=timeout)
     if proc.returncode != 0:
         raise RuntimeError(f"benchmarks.{module} failed ({proc.returncode}):\n{err[-3000:]}")
     return dict(json.loads(out.strip().splitlines()[-1]))
 
 
-def run_child(module: str, config: dict[str, Any], *,
-              env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+def run_child(module: str, config: dict[str, Any], *, env: dict[str, str] | None = None,
+              session: bool = False) -> subprocess.Popen[str]:
     """Start ``benchmarks.<module>`` with ``config`` on stdin (already written and closed
     when this returns); the caller reads its stdout lines."""
     full_env = {**os.environ, **(env or {})}
@@ -113,6 +116,7 @@ def run_child(module: str, config: dict[str, Any], *,
     proc = subprocess.Popen(
         [sys.executable, "-m", f"benchmarks.{module}", "--child"], cwd=ROOT, env=full_env,
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=session,
     )
     assert proc.stdin is not None
     proc.stdin.write(json.dumps(config))

@@ -18,7 +18,7 @@ from sora_nb._ffmpeg import probe
 from sora_nb._poller import PollPolicy
 from sora_nb._scrubber import sprite_grid
 from sora_nb.local import MODERATION_MARKER, LocalServer, start
-from sora_nb.local._server_dialects import VLLM_OMNI_MODEL
+from sora_nb.local._dialect_vllm import VLLM_OMNI_MODEL
 
 pytestmark = [pytest.mark.slow]
 

@@ -84,9 +84,30 @@ _KINDS = ("circle", "ring", "square", "triangle", "diamond")
 _TURNS = 24  # pre-rotated sprites per turn for the shapes that spin
 
 
+class _Sprites:
+    """The sprites of one shape, one per rotation step, each drawn the first time a frame
+    needs it: a short clip whose shape turns a little never pays for every step (drawing
+    all 24 steps of 4-6 shapes up front was a third of a 4 s render's Python time)."""
+
+    def __init__(self, image: Image.Image, turns: int) -> None:
+        self._image = image
+        self._layers: list[Layer | None] = [None] * turns
+
+    def __len__(self) -> int:
+        return len(self._layers)
+
+    def __getitem__(self, k: int) -> Layer:
+        layer = self._layers[k]
+        if layer is None:
+            turned = (self._image.rotate(-360 * k / len(self), Image.Resampling.BICUBIC)
+                      if k else self._image)
+            layer = self._layers[k] = Layer.from_rgba(turned)
+        return layer
+
+
 @dataclass(frozen=True)
 class _Shape:
-    sprites: tuple[Layer, ...]
+    sprites: _Sprites
     cx: tuple[float, float, float, float]  # centre, amplitude, frequency (Hz), phase
     cy: tuple[float, float, float, float]
     spin: float  # degrees per second
@@ -100,7 +121,7 @@ class _Shape:
         return sprite.moved(round(x) - w // 2, round(y) - h // 2)
 
 
-def _shape(kind: str, radius: int, color: RGB, rim: RGB, turns: int) -> tuple[Layer, ...]:
+def _shape(kind: str, radius: int, color: RGB, rim: RGB, turns: int) -> _Sprites:
     """Antialiased sprites of one shape (drawn at 2x, reduced), one per rotation step."""
     side = 2 * math.ceil(radius * 1.45) + 2
     big = 2 * side
@@ -121,11 +142,7 @@ def _shape(kind: str, radius: int, color: RGB, rim: RGB, turns: int) -> tuple[La
         pts = [(c + r * math.sin(2 * math.pi * k / corners),
                 c - r * math.cos(2 * math.pi * k / corners)) for k in range(corners)]
         d.polygon(pts, fill=fill, outline=edge, width=width)
-    small = img.reduce(2)
-    return tuple(
-        Layer.from_rgba(small.rotate(-360 * k / turns, Image.Resampling.BICUBIC) if k else small)
-        for k in range(turns)
-    )
+    return _Sprites(img.reduce(2), turns)
 
 
 def _gradient(width: int, height: int, top: RGB, bottom: RGB, glow: RGB, seed: Seeded) -> Canvas:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-import os
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -15,18 +14,16 @@ from typing import Any, Literal, NamedTuple
 
 from aiohttp import web
 
-from .._types import VARIANTS
-from ._server_dialects import Dialect
+from ._dialect_base import Dialect
+from ._server_content import content_response
+from ._server_errors import ApiError, invalid
 from ._server_faults import FaultInjector, RequestFault
 from ._server_jobs import JobRunner, Renderer, moderation_failure
 from ._server_params import (
     EXTENSION_SECONDS,
     MAX_BODY_BYTES,
-    ApiError,
     Upload,
-    invalid,
     prompt_of,
-    quoted,
     read_body,
     reject_unknown,
     seconds_of,
@@ -39,8 +36,6 @@ __all__ = ["RequestLog", "RequestRecord", "ServerContext", "build_app"]
 
 log = logging.getLogger("sora_nb.local")
 
-CONTENT_TYPES = {".mp4": "video/mp4", ".webp": "image/webp", ".jpg": "image/jpeg",
-                 ".jpeg": "image/jpeg", ".png": "image/png"}
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -283,30 +278,7 @@ class ServerContext:
 
     async def content(self, request: web.Request) -> web.StreamResponse:
         job = self.job_or_404(request.match_info["video_id"])
-        variant = request.query.get("variant", "video")
-        if not self.dialect.honours_variant:
-            variant = "video"  # the server has one file per job and ignores the parameter
-        if variant not in VARIANTS:
-            raise invalid("variant", variant, quoted(VARIANTS))
-        now = time.time()
-        if job.status != "completed" or job.render_key is None:
-            raise self.dialect.not_ready(job, now)
-        if job.expired(now):
-            raise self.dialect.expired(job)
-        files = self.store.render_files(job.render_key)
-        if files is None:
-            raise ApiError(404, f"The assets of video '{job.id}' are no longer on disk.",
-                           code="not_found")
-        path = files.variant(variant)
-        ctype = CONTENT_TYPES.get(path.suffix.lower(), "application/octet-stream")
-        unsatisfiable = _unsatisfiable_range(request, path.stat())
-        if unsatisfiable is not None:
-            raise ApiError(416, unsatisfiable, param="Range", code="range_not_satisfiable",
-                           headers={"Content-Range": f"bytes */{path.stat().st_size}"})
-        if not self.dialect.cache_headers:  # FileResponse would add ETag and Last-Modified
-            return web.Response(body=await asyncio.to_thread(path.read_bytes),
-                                headers={"Content-Type": ctype})
-        return web.FileResponse(path, headers={"Content-Type": ctype})
+        return await content_response(request, job, self.dialect, self.store)
 
     # Middleware ---------------------------------------------------------------------------
 
@@ -391,33 +363,6 @@ class ServerContext:
         seconds = self.retry_after
         text = str(int(seconds)) if float(seconds).is_integer() else f"{seconds:g}"
         return {"retry-after": text, "retry-after-ms": str(round(seconds * 1000))}
-
-
-def _unsatisfiable_range(request: web.Request, stat: os.stat_result) -> str | None:
-    """Why the ``Range`` header cannot be served, or None. The same rules as aiohttp's
-    FileResponse (aiohttp/web_fileresponse.py, ``_prepare_open_file``), checked before it
-    runs so the 416 comes in the JSON envelope instead of an empty body labelled video/mp4."""
-    if "Range" not in request.headers:
-        return None
-    if_range = request.if_range
-    if if_range is not None and stat.st_mtime > if_range.timestamp():
-        return None  # the Range is ignored: the whole file is sent
-    try:
-        rng = request.http_range
-    except ValueError:
-        return f"Malformed Range header {_shown(request.headers['Range'])}."
-    start, end = rng.start, rng.stop
-    if start is None or (start < 0 and end is None):
-        return None
-    if start >= stat.st_size:
-        return (f"Range {_shown(request.headers['Range'])} starts beyond the end of the "
-                f"file ({stat.st_size} bytes).")
-    return None
-
-
-def _shown(text: str, limit: int = 80) -> str:
-    shown = repr(text)
-    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
 
 
 def build_app(ctx: ServerContext) -> web.Application:

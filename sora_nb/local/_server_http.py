@@ -11,7 +11,7 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
-from ._server_params import ApiError
+from ._server_errors import ApiError
 
 __all__ = ["HEADER_TIMEOUT", "EnvelopeRunner"]
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from ._server_dialects import render_params
+from ._dialect_base import render_params
 from ._server_faults import JobFailure
 from ._server_store import VARIANT_FIELDS, Job, JobStore, RenderFiles
 from ._server_workers import WorkerPool

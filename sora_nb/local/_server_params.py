@@ -1,5 +1,5 @@
 """Request bodies of the local server: multipart/JSON parsing (``video[id]`` style keys),
-validation against sora_nb._params, and ``ApiError``, the OpenAI error envelope."""
+body limits, and validation against sora_nb._params (errors in ``_server_errors``)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from typing import Any
 
 from aiohttp import web
 
-from .._errors import redact
 from .._params import (
     DEFAULT_MODEL,
     MAX_PROMPT_CHARS,
@@ -26,6 +25,7 @@ from .._params import (
     is_known_model,
     is_pro,
 )
+from ._server_errors import ApiError, invalid, missing, quoted, too_large
 
 __all__ = [
     "API_DEFAULT_SECONDS",
@@ -35,15 +35,11 @@ __all__ = [
     "IMAGE_FORMATS",
     "MAX_BODY_BYTES",
     "MAX_JSON_BYTES",
-    "ApiError",
     "Body",
     "CreateRequest",
     "Upload",
-    "invalid",
-    "missing",
     "parse_create",
     "prompt_of",
-    "quoted",
     "read_body",
     "reject_unknown",
     "seconds_of",
@@ -57,72 +53,6 @@ API_DEFAULT_SECONDS = "4"
 EXTENSION_SECONDS: tuple[str, ...] = ("4", "8", "12", "16", "20")
 CREATE_SECONDS: tuple[str, ...] = tuple(str(s) for s in SECONDS)
 IMAGE_FORMATS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}
-
-_ERROR_TYPES = {401: "invalid_request_error", 429: "requests"}
-
-
-class ApiError(Exception):
-    """An error answered in OpenAI's envelope ``{"error": {message, type, param, code}}``."""
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        *,
-        param: str | None = None,
-        code: str | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        message = redact(message)
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.param = param
-        self.code = code
-        self.headers = headers or {}
-
-    @property
-    def type(self) -> str:
-        if self.status >= 500:
-            return "server_error"
-        return _ERROR_TYPES.get(self.status, "invalid_request_error")
-
-    def response(self) -> web.Response:
-        body = {
-            "error": {
-                "message": self.message,
-                "type": self.type,
-                "param": self.param,
-                "code": self.code,
-            }
-        }
-        response = web.json_response(body, status=self.status, headers=self.headers)
-        if self.status in (408, 413):  # the rest of the body is never read: close
-            response.force_close()
-        return response
-
-
-def invalid(param: str, value: object, allowed: str, code: str = "invalid_value") -> ApiError:
-    """400 for a bad value, naming the parameter, the value and what is allowed."""
-    shown = repr(value)
-    if len(shown) > 80:
-        shown = shown[:77] + "..."
-    return ApiError(
-        400, f"Invalid value for '{param}': {shown}. Allowed: {allowed}.", param=param, code=code
-    )
-
-
-def missing(param: str) -> ApiError:
-    return ApiError(
-        400,
-        f"Missing required parameter: '{param}'.",
-        param=param,
-        code="missing_required_parameter",
-    )
-
-
-def quoted(values: tuple[str, ...]) -> str:
-    return ", ".join(f"'{v}'" for v in values)
 
 
 @dataclass(frozen=True)
@@ -147,10 +77,6 @@ MAX_JSON_BYTES = 16 * 1024 * 1024
 #: at most this long; the headers have their own bound, see _server_http.HEADER_TIMEOUT).
 BODY_TIMEOUT = 60.0
 
-
-def too_large(limit: int, what: str = "Request body") -> ApiError:
-    return ApiError(413, f"{what} too large (the limit is {limit} bytes).",
-                    code="request_too_large")
 
 
 async def read_body(request: web.Request) -> Body:

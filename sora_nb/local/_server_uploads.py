@@ -15,15 +15,8 @@ from aiohttp import web
 from .._errors import SoraError
 from .._ffmpeg import MediaInfo, probe
 from .._params import SIZES
-from ._server_params import (
-    API_DEFAULT_SIZE,
-    ApiError,
-    Upload,
-    invalid,
-    missing,
-    read_body,
-    reject_unknown,
-)
+from ._server_errors import ApiError, invalid, missing
+from ._server_params import API_DEFAULT_SIZE, Upload, read_body, reject_unknown
 from ._server_store import JobStore
 
 __all__ = ["create_character", "get_character", "save_video", "upload_source"]

@@ -19,8 +19,8 @@ import pytest
 from sora_nb._errors import SoraParameterError
 from sora_nb._ffmpeg import probe
 from sora_nb.local import DIALECTS, MODERATION_MARKER, LocalServer, start
+from sora_nb.local._dialect_vllm import VLLM_OMNI_MODEL
 from sora_nb.local._render_pipe import decode
-from sora_nb.local._server_dialects import VLLM_OMNI_MODEL
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
