@@ -40,6 +40,7 @@ __all__ = [
     "Scheduler",
     "follow",
     "list_finished",
+    "listed_delay",
     "scheduler",
     "scheduler_key",
     "use_list",
@@ -72,6 +73,16 @@ def wakes_early(remaining: float, delay: float) -> bool:
     """A sleeping job takes a listed status, and ends its sleep, once half its delay has
     passed: never polled more than twice as often as it asked, and in step with the rest."""
     return remaining <= delay / 2
+
+
+def listed_delay(delay: float, hint: float | None, listable: bool) -> float:
+    """The sleep of a job that lists answer: its hint, where the poller chose longer.
+    The poller stretches a job's delay towards its ETA to save GETs (``next_poll_delay``);
+    a list costs one request for up to ``LIST_PAGE`` jobs, so a listed job keeps the
+    server's interval and stays as fresh as a job polled at every hint."""
+    if not listable or hint is None:
+        return delay
+    return min(delay, hint)
 
 
 def list_finished(missing: int, has_more: bool, page_oldest: float | None,
@@ -125,9 +136,13 @@ class Scheduler:
     # -- membership ---------------------------------------------------------------------
 
     def join(self, video_id: str, created: float,
-             eta: Callable[[], float | None] | None = None) -> None:
-        """Follow ``video_id`` (created at ``created``, Unix time) until ``leave``."""
-        self._members[video_id] = _Member(created=created, eta=eta)
+             eta: Callable[[], float | None] | None = None, first: Polled | None = None
+             ) -> None:
+        """Follow ``video_id`` (created at ``created``, Unix time) until ``leave``.
+        ``first``: a GET's answer already in hand (an attach's), which is this job's first
+        poll: its hint counts, and it is not asked again."""
+        self._members[video_id] = _Member(created=created, eta=eta, listed=first,
+                                          headers=None if first is None else first[1])
 
     def leave(self, video_id: str) -> None:
         member = self._members.pop(video_id, None)
@@ -168,6 +183,8 @@ class Scheduler:
         if member is None:
             await policy.sleep(delay)
             return
+        listable = self.in_flight >= MIN_BULK and self._bulk_candidate(member)
+        delay = listed_delay(delay, poll_after(member.headers), listable)
         wake: asyncio.Future[None] = self.loop.create_future()
         member.sleeper = _Sleeper(due=self.loop.time() + delay, delay=delay, wake=wake)
         try:
@@ -292,10 +309,11 @@ def scheduler(backend: Backend) -> Scheduler:
 
 async def follow(backend: Backend, video_id: str, created: float,
                  eta: Callable[[], float | None],
-                 run: Callable[[Scheduler], Awaitable[T]]) -> T:
-    """Run ``run(scheduler)`` with ``video_id`` a member of its backend's scheduler."""
+                 run: Callable[[Scheduler], Awaitable[T]], first: Polled | None = None) -> T:
+    """Run ``run(scheduler)`` with ``video_id`` a member of its backend's scheduler
+    (``first``: see ``Scheduler.join``)."""
     sched = scheduler(backend)
-    sched.join(video_id, created, eta)
+    sched.join(video_id, created, eta, first)
     try:
         return await run(sched)
     finally:
