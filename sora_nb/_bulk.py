@@ -69,10 +69,13 @@ def use_list(due: int, in_flight: int, list_ok: bool) -> bool:
     return list_ok and in_flight >= MIN_BULK and due >= max(MIN_BULK, pages)
 
 
-def wakes_early(remaining: float, delay: float) -> bool:
-    """A sleeping job takes a listed status, and ends its sleep, once half its delay has
-    passed: never polled more than twice as often as it asked, and in step with the rest."""
-    return remaining <= delay / 2
+def wakes_early(remaining: float, delay: float, horizon: float = 0.0) -> bool:
+    """A sleeping job takes a listed status, and ends its sleep, once it is due within half
+    its delay plus ``horizon``, the soonest the next round could answer it (this list's
+    expected duration plus ``LIST_SPACING``): left asleep, it would wait for that round
+    past its due time, and, answered with the rest by pages fetched anyway, it falls into
+    step with them (two groups out of phase merge into one round per interval)."""
+    return remaining <= delay / 2 + horizon
 
 
 def listed_delay(delay: float, hint: float | None, listable: bool) -> float:
@@ -117,6 +120,7 @@ class _Member:
     headers: object = None  # of this job's last GET: its hint, reused for listed polls
     sleeper: _Sleeper | None = None
     listed: Polled | None = None  # a status a list brought, not yet taken
+    polled_at: float | None = None  # loop time the list that last answered it began
     eta: Callable[[], float | None] | None = field(default=None, repr=False)
 
 
@@ -130,6 +134,9 @@ class Scheduler:
         self._round: dict[str, asyncio.Future[Polled | None]] = {}
         self._flush: asyncio.TimerHandle | None = None
         self._next_list = 0.0  # loop time before which no new round starts
+        self._busy = False  # a round is being answered: the next one waits for it
+        #: seconds the last list took (the horizon of ``wakes_early``)
+        self._list_seconds = 0.0
         #: requests made, by kind: for tests and the benchmark
         self.counts = {"list": 0, "get": 0, "listed": 0}
 
@@ -169,9 +176,7 @@ class Scheduler:
         if self._bulk_candidate(member):
             future: asyncio.Future[Polled | None] = self.loop.create_future()
             self._round[video_id] = future
-            if self._flush is None:
-                wait = max(_GATHER, self._next_list - self.loop.time())
-                self._flush = self.loop.call_later(wait, self._start_round)
+            self._arm()
             got = await future
             if got is not None:
                 return got
@@ -185,6 +190,12 @@ class Scheduler:
             return
         listable = self.in_flight >= MIN_BULK and self._bulk_candidate(member)
         delay = listed_delay(delay, poll_after(member.headers), listable)
+        if listable and member.polled_at is not None:
+            # counted from when the list that answered it was asked, not from when this
+            # job's turn came to take the answer: a round of 1,000 jobs takes a while to
+            # hand out, and the next round should start one interval after this one did
+            delay = max(0.0, member.polled_at + delay - self.loop.time())
+        member.polled_at = None
         wake: asyncio.Future[None] = self.loop.create_future()
         member.sleeper = _Sleeper(due=self.loop.time() + delay, delay=delay, wake=wake)
         try:
@@ -218,27 +229,47 @@ class Scheduler:
             member.headers = polled[1]
         return polled
 
+    def _arm(self) -> None:
+        """Start a round soon for the polls waiting, unless one is being answered (rounds
+        never overlap: overlapping lists would each page through every job, out of step)."""
+        if self._flush is None and not self._busy and self._round:
+            wait = max(_GATHER, self._next_list - self.loop.time())
+            self._flush = self.loop.call_later(wait, self._start_round)
+
     def _start_round(self) -> None:
         self._flush = None
         batch, self._round = self._round, {}
+        self._busy = True
         self.loop.create_task(self._answer(batch))
 
     def _early(self) -> dict[str, _Member]:
         now = self.loop.time()
+        horizon = self._list_seconds + LIST_SPACING
         return {vid: m for vid, m in self._members.items()
                 if m.sleeper is not None and m.listed is None and m.headers is not None
-                and wakes_early(m.sleeper.due - now, m.sleeper.delay)}
+                and wakes_early(m.sleeper.due - now, m.sleeper.delay, horizon)}
 
     async def _answer(self, batch: dict[str, asyncio.Future[Polled | None]]) -> None:
+        try:
+            await self._answer_round(batch)
+        finally:
+            self._busy = False
+            self._arm()
+
+    async def _answer_round(self, batch: dict[str, asyncio.Future[Polled | None]]) -> None:
         found: dict[str, Video] = {}
         early = self._early()
         list_ok = not _capabilities.lacking(self.backend.identity, "list")
+        began = self.loop.time()
         if use_list(len(batch) + len(early), self.in_flight, list_ok):
             found = await self._list(set(batch) | set(early))
+            self._list_seconds = self.loop.time() - began
             self._next_list = self.loop.time() + LIST_SPACING
         for video_id, future in batch.items():
             member = self._members.get(video_id)
             video = found.get(video_id)
+            if member is not None and video is not None:
+                member.polled_at = began
             if not future.done():
                 future.set_result(None if video is None or member is None
                                   else (video, member.headers))
@@ -246,6 +277,7 @@ class Scheduler:
             video = found.get(video_id)
             if video is not None and member.sleeper is not None:
                 member.listed = (video, member.headers)
+                member.polled_at = began
                 _resolve(member.sleeper.wake)
 
     async def _list(self, wanted: set[str]) -> dict[str, Video]:

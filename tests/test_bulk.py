@@ -86,6 +86,8 @@ def test_bulk_decisions() -> None:
     assert not use_list(3, 1000, True)  # 10 pages for 3 due jobs: GETs are cheaper
     assert use_list(10, 1000, True)
     assert wakes_early(0.4, 1.0) and not wakes_early(0.6, 1.0)
+    # due before the next round could answer it: answered by this one, in step
+    assert wakes_early(0.9, 1.0, horizon=0.45) and not wakes_early(0.9, 1.0, horizon=0.3)
     assert list_finished(0, True, 100.0, 50.0)  # every wanted job seen
     assert list_finished(2, False, 100.0, 50.0)  # the list ended
     assert list_finished(2, True, 40.0, 50.0)  # past the oldest wanted job
