@@ -6,8 +6,11 @@ apart from the I/O (``Scheduler``).
 Each job keeps its own polling loop (``_poller.poll_until_done``: retries, time limit,
 cancel); the scheduler only changes how a poll is answered and when a sleep ends. A job's
 poll joins the round of polls due at the same moment; with 3 or more jobs in flight a
-round becomes one list, which also answers the sleeping jobs past half their delay (they
-wake early, so the jobs fall into step and one list serves them all). A job missing from
+round becomes one list, which also answers the sleeping jobs due before the next round
+could (``wakes_early``: they fall into step and one list serves them all). Rounds never
+overlap; a listed job keeps the server's interval (``listed_delay``: a list is one request
+for 100 jobs, so the ETA's longer waits save nothing), counted from when its list began,
+so 1,000 jobs are each refreshed about once per interval. A job missing from
 the list, a job near its predicted end (its own hint decides it: a list carries none), a
 job never polled by GET, and any round of 2 or fewer get the per-job GET, with the SDK's
 single idempotent semantics. A list answered 400/404/405 (gateways) marks the backend as
@@ -120,7 +123,7 @@ class _Member:
     headers: object = None  # of this job's last GET: its hint, reused for listed polls
     sleeper: _Sleeper | None = None
     listed: Polled | None = None  # a status a list brought, not yet taken
-    polled_at: float | None = None  # loop time the list that last answered it began
+    polled_at: float | None = None  # loop time the request that last answered it was sent
     eta: Callable[[], float | None] | None = field(default=None, repr=False)
 
 
@@ -190,10 +193,12 @@ class Scheduler:
             return
         listable = self.in_flight >= MIN_BULK and self._bulk_candidate(member)
         delay = listed_delay(delay, poll_after(member.headers), listable)
-        if listable and member.polled_at is not None:
-            # counted from when the list that answered it was asked, not from when this
-            # job's turn came to take the answer: a round of 1,000 jobs takes a while to
-            # hand out, and the next round should start one interval after this one did
+        if member.polled_at is not None and policy.sleep is asyncio.sleep:
+            # counted from when the request that answered it was sent, not from when the
+            # answer came: a round of 1,000 jobs takes a while to hand out (the next round
+            # should start one interval after this one did), and a GET's round trip would
+            # otherwise add to the hint, so completion would be seen later than the hint
+            # (real time only: an injected sleep runs on its own clock)
             delay = max(0.0, member.polled_at + delay - self.loop.time())
         member.polled_at = None
         wake: asyncio.Future[None] = self.loop.create_future()
@@ -224,9 +229,10 @@ class Scheduler:
 
     async def _get(self, video_id: str, member: _Member | None) -> Polled:
         self.counts["get"] += 1
+        sent = self.loop.time()
         polled = await retrieve_with_headers(self.backend, video_id)
         if member is not None:
-            member.headers = polled[1]
+            member.headers, member.polled_at = polled[1], sent
         return polled
 
     def _arm(self) -> None:
