@@ -119,8 +119,9 @@ async def create_video(backend: Backend, params: VideoParams, cache_key: str,
         if params.reference is None and _capabilities.lacking(backend.identity, "form"):
             return await as_json()
         try:
-            raw = await client.videos.with_raw_response.create(
-                **kwargs, extra_headers=pending.headers)
+            blocking = runtime.sync_client(backend).videos.with_raw_response
+            raw = await runtime.send_blocking(
+                lambda: blocking.create(**kwargs, extra_headers=pending.headers))
             answered.append(raw.headers)
             return raw.parse()
         except openai.APIStatusError as exc:
