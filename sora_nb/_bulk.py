@@ -6,8 +6,11 @@ apart from the I/O (``Scheduler``).
 Each job keeps its own polling loop (``_poller.poll_until_done``: retries, time limit,
 cancel); the scheduler only changes how a poll is answered and when a sleep ends. A job's
 poll joins the round of polls due at the same moment; with 3 or more jobs in flight a
-round becomes one list, which also answers the sleeping jobs past half their delay (they
-wake early, so the jobs fall into step and one list serves them all). A job missing from
+round becomes one list, which also answers the sleeping jobs due before the next round
+could (``wakes_early``: they fall into step and one list serves them all). Rounds never
+overlap; a listed job keeps the server's interval (``listed_delay``: a list is one request
+for 100 jobs, so the ETA's longer waits save nothing), counted from when its list began,
+so 1,000 jobs are each refreshed about once per interval. A job missing from
 the list, a job near its predicted end (its own hint decides it: a list carries none), a
 job never polled by GET, and any round of 2 or fewer get the per-job GET, with the SDK's
 single idempotent semantics. A list answered 400/404/405 (gateways) marks the backend as
@@ -43,6 +46,7 @@ __all__ = [
     "Scheduler",
     "follow",
     "list_finished",
+    "listed_delay",
     "scheduler",
     "scheduler_key",
     "use_list",
@@ -71,10 +75,23 @@ def use_list(due: int, in_flight: int, list_ok: bool) -> bool:
     return list_ok and in_flight >= MIN_BULK and due >= max(MIN_BULK, pages)
 
 
-def wakes_early(remaining: float, delay: float) -> bool:
-    """A sleeping job takes a listed status, and ends its sleep, once half its delay has
-    passed: never polled more than twice as often as it asked, and in step with the rest."""
-    return remaining <= delay / 2
+def wakes_early(remaining: float, delay: float, horizon: float = 0.0) -> bool:
+    """A sleeping job takes a listed status, and ends its sleep, once it is due within half
+    its delay plus ``horizon``, the soonest the next round could answer it (this list's
+    expected duration plus ``LIST_SPACING``): left asleep, it would wait for that round
+    past its due time, and, answered with the rest by pages fetched anyway, it falls into
+    step with them (two groups out of phase merge into one round per interval)."""
+    return remaining <= delay / 2 + horizon
+
+
+def listed_delay(delay: float, hint: float | None, listable: bool) -> float:
+    """The sleep of a job that lists answer: its hint, where the poller chose longer.
+    The poller stretches a job's delay towards its ETA to save GETs (``next_poll_delay``);
+    a list costs one request for up to ``LIST_PAGE`` jobs, so a listed job keeps the
+    server's interval and stays as fresh as a job polled at every hint."""
+    if not listable or hint is None:
+        return delay
+    return min(delay, hint)
 
 
 def list_finished(missing: int, has_more: bool, page_oldest: float | None,
@@ -110,6 +127,7 @@ class _Member:
     headers: object = None  # of this job's last GET: its hint, reused for listed polls
     sleeper: _Sleeper | None = None
     listed: Polled | None = None  # a status a list brought, not yet taken
+    polled_at: float | None = None  # loop time the request that last answered it was sent
     eta: Callable[[], float | None] | None = field(default=None, repr=False)
 
 
@@ -123,16 +141,24 @@ class Scheduler:
         self._round: dict[object, asyncio.Future[Polled | None]] = {}
         self._flush: asyncio.TimerHandle | None = None
         self._next_list = 0.0  # loop time before which no new round starts
+        self._busy = False  # a round is being answered: the next one waits for it
+        #: seconds the last list took (the horizon of ``wakes_early``)
+        self._list_seconds = 0.0
         #: requests made, by kind: for tests and the benchmark
         self.counts = {"list": 0, "get": 0, "listed": 0}
 
     # -- membership ---------------------------------------------------------------------
 
     def join(self, follower: object, video_id: str, created: float,
-             eta: Callable[[], float | None] | None = None) -> None:
+             eta: Callable[[], float | None] | None = None, first: Polled | None = None
+             ) -> None:
         """Let ``follower`` follow ``video_id`` (created at ``created``, Unix time) until
-        ``leave(follower)``; ``follower`` is any object unique to one polling loop."""
-        self._members[follower] = _Member(video_id=video_id, created=created, eta=eta)
+        ``leave(follower)``; ``follower`` is any object unique to one polling loop.
+        ``first``: a GET's answer already in hand (an attach's), which is this job's first
+        poll: its hint counts, and it is not asked again."""
+        self._members[follower] = _Member(video_id=video_id, created=created, eta=eta,
+                                          listed=first,
+                                          headers=None if first is None else first[1])
 
     def leave(self, follower: object) -> None:
         member = self._members.pop(follower, None)
@@ -157,9 +183,7 @@ class Scheduler:
         if self._bulk_candidate(member):
             future: asyncio.Future[Polled | None] = self.loop.create_future()
             self._round[follower] = future
-            if self._flush is None:
-                wait = max(_GATHER, self._next_list - self.loop.time())
-                self._flush = self.loop.call_later(wait, self._start_round)
+            self._arm()
             got = await future
             if got is not None:
                 return got
@@ -171,6 +195,16 @@ class Scheduler:
         if member is None:
             await policy.sleep(delay)
             return
+        listable = self.in_flight >= MIN_BULK and self._bulk_candidate(member)
+        delay = listed_delay(delay, poll_after(member.headers), listable)
+        if member.polled_at is not None and policy.sleep is asyncio.sleep:
+            # counted from when the request that answered it was sent, not from when the
+            # answer came: a round of 1,000 jobs takes a while to hand out (the next round
+            # should start one interval after this one did), and a GET's round trip would
+            # otherwise add to the hint, so completion would be seen later than the hint
+            # (real time only: an injected sleep runs on its own clock)
+            delay = max(0.0, member.polled_at + delay - self.loop.time())
+        member.polled_at = None
         wake: asyncio.Future[None] = self.loop.create_future()
         member.sleeper = _Sleeper(due=self.loop.time() + delay, delay=delay, wake=wake)
         try:
@@ -199,32 +233,54 @@ class Scheduler:
 
     async def _get(self, member: _Member) -> Polled:
         self.counts["get"] += 1
+        sent = self.loop.time()
         polled = await retrieve_with_headers(self.backend, member.video_id)
-        member.headers = polled[1]
+        member.headers, member.polled_at = polled[1], sent
         return polled
+
+    def _arm(self) -> None:
+        """Start a round soon for the polls waiting, unless one is being answered (rounds
+        never overlap: overlapping lists would each page through every job, out of step)."""
+        if self._flush is None and not self._busy and self._round:
+            wait = max(_GATHER, self._next_list - self.loop.time())
+            self._flush = self.loop.call_later(wait, self._start_round)
 
     def _start_round(self) -> None:
         self._flush = None
         batch, self._round = self._round, {}
+        self._busy = True
         self.loop.create_task(self._answer(batch))
 
     def _early(self) -> dict[object, _Member]:
         now = self.loop.time()
+        horizon = self._list_seconds + LIST_SPACING
         return {who: m for who, m in self._members.items()
                 if m.sleeper is not None and m.listed is None and m.headers is not None
-                and wakes_early(m.sleeper.due - now, m.sleeper.delay)}
+                and wakes_early(m.sleeper.due - now, m.sleeper.delay, horizon)}
 
     async def _answer(self, batch: dict[object, asyncio.Future[Polled | None]]) -> None:
+        try:
+            await self._answer_round(batch)
+        finally:
+            self._busy = False
+            self._arm()
+
+    async def _answer_round(self, batch: dict[object, asyncio.Future[Polled | None]]
+                            ) -> None:
         found: dict[str, Video] = {}
         early = self._early()
         list_ok = not _capabilities.lacking(self.backend.identity, "list")
+        began = self.loop.time()
         if use_list(len(batch) + len(early), self.in_flight, list_ok):
             wanted = {m.video_id for who in batch if (m := self._members.get(who))}
             found = await self._list(wanted | {m.video_id for m in early.values()})
+            self._list_seconds = self.loop.time() - began
             self._next_list = self.loop.time() + LIST_SPACING
         for follower, future in batch.items():
             member = self._members.get(follower)
             video = found.get(member.video_id) if member is not None else None
+            if member is not None and video is not None:
+                member.polled_at = began
             if not future.done():
                 future.set_result(None if video is None or member is None
                                   else (video, member.headers))
@@ -232,6 +288,7 @@ class Scheduler:
             video = found.get(member.video_id)
             if video is not None and member.sleeper is not None:
                 member.listed = (video, member.headers)
+                member.polled_at = began
                 _resolve(member.sleeper.wake)
 
     async def _list(self, wanted: set[str]) -> dict[str, Video]:
@@ -309,12 +366,12 @@ class Follower:
 
 async def follow(backend: Backend, video_id: str, created: float,
                  eta: Callable[[], float | None],
-                 run: Callable[[Follower], Awaitable[T]]) -> T:
+                 run: Callable[[Follower], Awaitable[T]], first: Polled | None = None) -> T:
     """Run ``run(follower)`` with the follower a member of its backend's scheduler,
-    following ``video_id`` until ``run`` returns."""
+    following ``video_id`` until ``run`` returns (``first``: see ``Scheduler.join``)."""
     sched = scheduler(backend)
     follower = Follower(sched)
-    sched.join(follower, video_id, created, eta)
+    sched.join(follower, video_id, created, eta, first)
     try:
         return await run(follower)
     finally:

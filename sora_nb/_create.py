@@ -21,6 +21,7 @@ from ._config import Backend
 from ._errors import SoraError, SoraOutcomeUnknown, SoraProtocolError, from_sdk
 from ._ids import check_server_id
 from ._journal import HistoryEntry
+from ._journal_write import begin_pending, complete_pending, drop_pending, mark_unknown
 from ._poller import PollPolicy, fault_delay, is_transient
 from ._wire import entry_from_video
 from ._wire import field as wire_field
@@ -137,8 +138,10 @@ async def journaled_create(backend: Backend, pending: PendingCreate,
     journal = _store.journal()
     key = pending.idempotency_key
     try:
-        journal.begin_pending(
-            key, request=pending.request, prompt=pending.prompt,
+        # awaited, not blocking: the loop runs on while the group commit (_journal_write)
+        # writes this entry with those of the other creates in flight, in one fsync
+        await journal.async_write(
+            begin_pending, key, request=pending.request, prompt=pending.prompt,
             original_prompt=pending.original_prompt, model=pending.model,
             seconds=pending.seconds, size=pending.size, backend=backend.identity,
             kind=pending.kind, cache_key=pending.cache_key, remixed_from=pending.remixed_from,
@@ -155,34 +158,43 @@ async def journaled_create(backend: Backend, pending: PendingCreate,
             reason = _reason(failed.last)
             if failed.attempts > 1:
                 reason += f"; {failed.attempts} attempts"
-            entry = _settle(lambda: journal.mark_unknown(key, reason))
+            await _settle(journal.async_write(mark_unknown, key, reason))
+            entry = _read(lambda: journal.by_idempotency_key(key))
             raise SoraOutcomeUnknown(reason, idempotency_key=key, entry=entry,
                                      backend=backend.label,
                                      last_error=from_sdk(failed.last)) from None
-        _settle(lambda: journal.drop_pending(key))
+        await _settle(journal.async_write(drop_pending, key))
         raise from_sdk(failed.last) from None
     try:
         video_id = check_server_id(wire_field(video, "id"), server=backend.label)
     except SoraProtocolError as exc:
-        message = exc.message
-        _settle(lambda: journal.mark_unknown(key, message))
+        await _settle(journal.async_write(mark_unknown, key, exc.message))
         raise
     entry = entry_from_video(
         video, video_id=video_id, backend=backend.identity,
         original_prompt=pending.original_prompt, kind=pending.kind,
         cache_key=pending.cache_key, remixed_from=pending.remixed_from, idempotency_key=key,
     )
-    _settle(lambda: journal.complete_pending(key, entry))
+    await _settle(journal.async_write(complete_pending, key, entry))
     # as journaled (created_at is this machine's time of sending, as history() sorts it)
-    return video, _settle(lambda: journal.by_idempotency_key(key)) or entry
+    return video, _read(lambda: journal.by_idempotency_key(key)) or entry
 
 
-def _settle(write: Callable[[], T]) -> T | None:
+async def _settle(write: Awaitable[None]) -> None:
     """A journal write after the request: logged if it fails, never raised (the pending
     entry already holds the request, so the job can still be found)."""
     try:
-        return write()
+        await write
     except (OSError, sqlite3.Error):
         logging.getLogger("sora_nb").warning(
             "sora_nb: could not update the journal after a create", exc_info=True)
+
+
+def _read(read: Callable[[], T]) -> T | None:
+    """A journal read after the request: ``None`` (logged) if the journal cannot be read."""
+    try:
+        return read()
+    except (OSError, sqlite3.Error):
+        logging.getLogger("sora_nb").warning(
+            "sora_nb: could not read the journal after a create", exc_info=True)
         return None

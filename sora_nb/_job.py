@@ -13,7 +13,7 @@ import concurrent.futures
 import logging
 import warnings
 import weakref
-from collections.abc import Generator
+from collections.abc import Generator, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Unpack
 
@@ -32,7 +32,7 @@ from ._ids import check_user_id
 from ._jobstate import JobState, is_final
 from ._params import VideoParams, build_params
 from ._poller import PollPolicy, TransientFailure, poll_until_done, retry_reason
-from ._runtime import runtime
+from ._runtime import POOL_LIMITS, runtime
 from ._types import JobOptions, Variant, normalize_status
 from ._views import views
 from ._wire import error_of, field, progress_of, time_of
@@ -79,18 +79,21 @@ class SoraJob(JobState):
             entry, video = found
             self._setup(video, backend, entry.original_prompt, from_cache=True)
             return
-        video = await _videos.create_video(backend, params, key, policy)
-        self._setup(video, backend, params.original_prompt, from_cache=False)
+        video, headers = await _videos.create_video(backend, params, key, policy)
+        # the create's answer is the first poll: its hint counts, no GET repeats it
+        self._setup(video, backend, params.original_prompt, from_cache=False,
+                    first=None if headers is None else (video, headers))
 
     def _setup(
-        self, video: Video, backend: Backend, original_prompt: str | None, *, from_cache: bool
+        self, video: Video, backend: Backend, original_prompt: str | None, *, from_cache: bool,
+        first: tuple[Video, object] | None = None,
     ) -> None:
         self._init_state(video, backend, original_prompt, from_cache=from_cache)
         self._failure: SoraError | None = None
         self._downloads: dict[Variant, asyncio.Future[Path]] = {}
         self._task: concurrent.futures.Future[None] | asyncio.Task[None] | None = None
         _live[self.id] = self
-        self._begin_polling()
+        self._begin_polling(first)
 
     @classmethod
     def attach(cls, video_id: str, *, backend: BackendName | Backend | None = None) -> SoraJob:
@@ -112,14 +115,46 @@ class SoraJob(JobState):
         return await runtime.wrap(cls._attach(video_id, resolve_backend(backend)))
 
     @classmethod
+    def attach_many(cls, video_ids: Iterable[str], *,
+                    backend: BackendName | Backend | None = None) -> list[SoraJob]:
+        """``attach`` for many ids at once, in their order: the GETs run concurrently (as
+        many at once as the connection pool holds), the journal records them in shared
+        commits, and each GET is its job's first poll. Raises the first failure; the jobs
+        attached meanwhile are followed, and ``attach`` returns them at once."""
+        ids = _check_ids(video_ids)
+        return runtime.run(cls._attach_many(ids, resolve_backend(backend)))
+
+    @classmethod
+    async def async_attach_many(cls, video_ids: Iterable[str], *,
+                                backend: BackendName | Backend | None = None) -> list[SoraJob]:
+        """The async twin of ``attach_many``."""
+        ids = _check_ids(video_ids)
+        return await runtime.wrap(cls._attach_many(ids, resolve_backend(backend)))
+
+    @classmethod
+    async def _attach_many(cls, video_ids: list[str], backend: Backend) -> list[SoraJob]:
+        gate = asyncio.Semaphore(POOL_LIMITS.max_connections or 32)
+
+        async def one(video_id: str) -> SoraJob:
+            if (job := _live.get(video_id)) is not None:
+                return job.resume()
+            async with gate:
+                return await cls._attach(video_id, backend)
+
+        return list(await asyncio.gather(*(one(v) for v in video_ids)))
+
+    @classmethod
     async def _attach(cls, video_id: str, backend: Backend) -> SoraJob:
-        video = await _videos.retrieve_video(backend, video_id, settings.poll)
+        # with its headers: this GET is the job's first poll (not asked again right after)
+        video, headers = await _videos.retrieve_polled(backend, video_id, settings.poll)
         known = _store.journal().by_id(video.id)  # indexed: as fast at 100,000 jobs
         original = known.original_prompt if known is not None else None
         if known is None:
-            _videos.journal_created(video, backend, None, "attached", None)
+            await _videos.async_journal_created(video, backend, "attached")
+        if (job := _live.get(video.id)) is not None:  # attached meanwhile (attach_many)
+            return job.resume()
         job = cls.__new__(cls)
-        job._setup(video, backend, original, from_cache=False)
+        job._setup(video, backend, original, from_cache=False, first=(video, headers))
         job._created = time_of(field(video, "created_at")) or job._created
         # the journal's source id is sora_nb's own; a gateway may rewrite the server's
         job._source_id = known.remixed_from if known is not None else None
@@ -127,14 +162,15 @@ class SoraJob(JobState):
 
     # -- polling ----------------------------------------------------------------------
 
-    def _begin_polling(self) -> None:
+    def _begin_polling(self, first: tuple[Video, object] | None = None) -> None:
         if self.done:
             self._update(poll_state="done")
             return
         self._update(poll_state="active", note=self._note)
-        self._task = runtime.submit(self._poll(settings.poll))
+        self._task = runtime.submit(self._poll(settings.poll, first))
 
-    async def _poll(self, policy: PollPolicy) -> None:
+    async def _poll(self, policy: PollPolicy, first: tuple[Video, object] | None = None
+                    ) -> None:
         """Run ``poll_until_done`` and turn how it ended into the job's poll state."""
         try:
             # every job of a backend is polled through its one scheduler (_bulk): a list
@@ -146,6 +182,7 @@ class SoraJob(JobState):
                     on_result=self._polled, on_retry=self._retrying, eta=self._eta,
                     wait=lambda delay: follower.wait(delay, policy),
                 ),
+                first,
             )
         except asyncio.CancelledError:
             raise
@@ -341,3 +378,13 @@ def prepare(prompt: str, options: JobOptions) -> tuple[VideoParams, Backend, boo
     if not isinstance(cache, bool):
         raise SoraParameterError("cache", cache, "True (reuse an identical earlier job) or False")
     return params, backend, cache
+
+
+def _check_ids(video_ids: object) -> list[str]:
+    """``attach_many(video_ids)``: an iterable (not a string) of ids, each checked."""
+    if isinstance(video_ids, (str, bytes)) or not isinstance(video_ids, Iterable):
+        raise SoraParameterError("video_ids", video_ids, "a list of video ids")
+    ids = list(video_ids)
+    for video_id in ids:
+        check_user_id(video_id)
+    return ids

@@ -3,24 +3,31 @@ cache dir, shared safely by every thread, process and kernel that uses that cach
 
 Why SQLite: the JSON-lines journal it replaces was re-read whole on every create (6 ms
 empty, 1 s at 50,000 entries); here each create is an indexed lookup plus two row writes,
-whatever the size. A create is journaled *before* it is sent (status ``pending``, with its
-idempotency key), completed with the id after, and marked ``unknown`` when its outcome is
-ambiguous, so no paid-for job is ever unknown to ``history()``.
+whatever the size (writes go through the group commit of ``_journal_write``: the writes
+waiting at one moment share one transaction). A create is journaled *before* it is sent
+(status ``pending``, with its idempotency key), completed with the id after, and marked
+``unknown`` when its outcome is ambiguous, so no paid-for job is ever unknown to
+``history()``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import json
 import logging
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from . import _journal_write as _w
+from ._journal_write import GroupCommit
 
 __all__ = [
     "DB_NAME",
@@ -35,6 +42,8 @@ __all__ = [
 ]
 
 log = logging.getLogger("sora_nb")
+P = ParamSpec("P")
+T = TypeVar("T")
 
 DB_NAME = "journal.sqlite3"
 LEGACY_NAME = "journal.jsonl"
@@ -153,6 +162,7 @@ class Journal:
         self._local = threading.local()
         self._ready = False
         self._ready_lock = threading.Lock()
+        self._commits = GroupCommit(self._connect)
 
     # -- connections ---------------------------------------------------------------
 
@@ -213,94 +223,54 @@ class Journal:
             self._local.conn = None
 
     # -- writes ----------------------------------------------------------------------
+    # Every write goes through the group commit (``_journal_write``): the writes of all
+    # threads waiting at one moment share one transaction and one fsync.
 
-    def begin_pending(self, idempotency_key: str, *, request: Mapping[str, Any], prompt: str,
-                      original_prompt: str, model: str, seconds: int, size: str,
-                      backend: str, kind: str = "create", cache_key: str | None = None,
-                      remixed_from: str | None = None) -> None:
-        """Journal a create about to be sent (status ``pending``, no id yet)."""
-        now = time.time()
-        with self._write() as conn:
-            conn.execute(
-                "INSERT INTO jobs (idempotency_key, prompt, original_prompt, model, seconds, "
-                "size, backend, created_at, status, kind, cache_key, remixed_from, request, "
-                "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)",
-                (idempotency_key, prompt, original_prompt, model, seconds, size, backend, now,
-                 kind, cache_key, remixed_from, json.dumps(dict(request), default=str), now),
-            )
+    def submit(self, write: Callable[Concatenate[sqlite3.Connection, P], T],
+               *args: P.args, **kwargs: P.kwargs) -> concurrent.futures.Future[T]:
+        """Queue ``write(conn, *args, **kwargs)`` (one of ``_journal_write``'s); the
+        future resolves once it is committed (or raises why it was not)."""
+        return self._commits.submit(lambda conn: write(conn, *args, **kwargs))
+
+    def write(self, write: Callable[Concatenate[sqlite3.Connection, P], T],
+              *args: P.args, **kwargs: P.kwargs) -> T:
+        """``submit`` and wait until committed."""
+        return self.submit(write, *args, **kwargs).result()
+
+    async def async_write(self, write: Callable[Concatenate[sqlite3.Connection, P], T],
+                          *args: P.args, **kwargs: P.kwargs) -> T:
+        """The async twin of ``write``: the event loop runs on while the commit happens."""
+        return await asyncio.wrap_future(self.submit(write, *args, **kwargs))
+
+    def begin_pending(self, idempotency_key: str, **fields: Any) -> None:
+        """Journal a create about to be sent (``_journal_write.begin_pending``)."""
+        self.write(_w.begin_pending, idempotency_key, **fields)
 
     def complete_pending(self, idempotency_key: str, entry: HistoryEntry) -> None:
-        """Give the pending create its id and the server's first answer. If that id is
-        already journaled (an idempotent replay, an earlier attach) the pending row folds
-        into it; with no pending row (a journal made before it) the entry is inserted."""
-        now = time.time()
-        with self._write() as conn:
-            row = conn.execute("SELECT seq FROM jobs WHERE id = ?", (entry.id,)).fetchone()
-            if row is not None:
-                conn.execute("DELETE FROM jobs WHERE idempotency_key = ? AND id IS NULL",
-                              (idempotency_key,))
-                self._upsert(conn, entry, now)
-                return
-            updated = conn.execute(
-                "UPDATE jobs SET id = ?, prompt = ?, model = ?, seconds = ?, size = ?, "
-                "status = ?, progress = ?, remixed_from = COALESCE(?, remixed_from), "
-                "error_message = NULL, updated_at = ? WHERE idempotency_key = ?",
-                (entry.id, entry.prompt, entry.model, entry.seconds, entry.size, entry.status,
-                 entry.progress, entry.remixed_from, now, idempotency_key),
-            ).rowcount
-            if not updated:
-                self._upsert(conn, entry, now)
+        """Give the pending create its id (``_journal_write.complete_pending``)."""
+        self.write(_w.complete_pending, idempotency_key, entry)
 
     def mark_unknown(self, idempotency_key: str, reason: str) -> HistoryEntry | None:
         """The create's outcome is unknown (it failed after it may have been received):
         the entry says so and why; returns it."""
-        with self._write() as conn:
-            conn.execute(
-                "UPDATE jobs SET status = 'unknown', error_code = 'outcome_unknown', "
-                "error_message = ?, updated_at = ? WHERE idempotency_key = ? AND id IS NULL",
-                (reason, time.time(), idempotency_key),
-            )
+        self.write(_w.mark_unknown, idempotency_key, reason)
         return self.by_idempotency_key(idempotency_key)
 
     def drop_pending(self, idempotency_key: str) -> None:
         """The create was refused before anything was made (4xx, connection refused): no
         job exists, so its pending entry goes."""
-        with self._write() as conn:
-            conn.execute("DELETE FROM jobs WHERE idempotency_key = ? AND id IS NULL",
-                         (idempotency_key,))
+        self.write(_w.drop_pending, idempotency_key)
 
     def record(self, entry: HistoryEntry) -> None:
         """Journal a job known by id (a create journaled the old way, or an attach)."""
-        with self._write() as conn:
-            self._upsert(conn, entry, time.time())
-
-    @staticmethod
-    def _upsert(conn: sqlite3.Connection, entry: HistoryEntry, now: float) -> None:
-        values = {name: getattr(entry, name) for name in _FIELDS}
-        values["deleted"] = int(entry.deleted)
-        names = [n for n in _FIELDS if n != "idempotency_key" or entry.idempotency_key]
-        updates = ", ".join(f"{n} = excluded.{n}" for n in names
-                            if n not in ("id", "created_at", "deleted", "idempotency_key"))
-        conn.execute(
-            f"INSERT INTO jobs ({', '.join(names)}, updated_at) "
-            f"VALUES ({', '.join('?' * len(names))}, ?) "
-            f"ON CONFLICT(id) DO UPDATE SET {updates}, updated_at = excluded.updated_at",
-            (*(values[n] for n in names), now),
-        )
+        self.write(_w.upsert, entry)
 
     def record_status(self, video_id: str, status: str, progress: int,
                       code: str | None, message: str | None) -> None:
-        with self._write() as conn:
-            conn.execute(
-                "UPDATE jobs SET status = ?, progress = ?, error_code = ?, error_message = ?, "
-                "updated_at = ? WHERE id = ?",
-                (status, progress, code, message, time.time(), video_id),
-            )
+        self.write(_w.record_status, video_id, status, progress, code, message)
 
     def record_deleted(self, video_id: str) -> None:
-        with self._write() as conn:
-            conn.execute("UPDATE jobs SET deleted = 1, updated_at = ? WHERE id = ?",
-                         (time.time(), video_id))
+        self.write(_w.record_deleted, video_id)
 
     # -- reads -----------------------------------------------------------------------
 
@@ -374,7 +344,7 @@ def _import_jsonl(conn: sqlite3.Connection, legacy: Path) -> int:
                 "status", "progress", "error_code", "error_message", "remixed_from", "kind",
                 "cache_key", "deleted")},
         })
-        Journal._upsert(conn, entry, now)
+        _w.upsert(conn, entry, now)
         count += 1
     return count
 

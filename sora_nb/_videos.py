@@ -23,6 +23,7 @@ from ._download import stream_download
 from ._errors import SoraAPIError, SoraContentError, SoraError, SoraUnsupported, from_sdk
 from ._ids import check_server_id
 from ._journal import NOT_REUSABLE
+from ._journal_write import upsert
 from ._params import VideoParams
 from ._poller import PollPolicy, TransientFailure, with_retries
 from ._runtime import runtime
@@ -31,6 +32,7 @@ from ._wire import entry_from_video, time_of
 
 __all__ = [
     "DeriveKind",
+    "async_journal_created",
     "capable_call",
     "create_video",
     "delete_video",
@@ -39,6 +41,7 @@ __all__ = [
     "find_reusable",
     "journal_created",
     "list_videos",
+    "retrieve_polled",
     "retrieve_video",
     "retrieve_with_headers",
     "sdk_call",
@@ -84,11 +87,13 @@ async def find_reusable(backend: Backend, cache_key: str, policy: PollPolicy
 
 
 async def create_video(backend: Backend, params: VideoParams, cache_key: str,
-                       policy: PollPolicy) -> Video:
+                       policy: PollPolicy) -> tuple[Video, object | None]:
     """Create a job, journaled before it is sent (``pending``) and completed with its id:
     a paid-for generation is never lost. One idempotency key for every attempt; retried
     only when that cannot make a second job (``_create.send_create``); an ambiguous failure
-    raises ``SoraOutcomeUnknown`` and leaves the entry as ``unknown``."""
+    raises ``SoraOutcomeUnknown`` and leaves the entry as ``unknown``. Returns the job and
+    the answer's headers (its poll hint: the answer is the job's first poll), or ``None``
+    for a create sent as JSON."""
     client = runtime.client(backend)
     kwargs = params.create_kwargs()
     request: dict[str, object] = {k: v for k, v in kwargs.items() if k != "input_reference"}
@@ -108,11 +113,17 @@ async def create_video(backend: Backend, params: VideoParams, cache_key: str,
         return client.post("/videos", cast_to=Video, body=params.json_body(),
                            options={"headers": pending.headers})
 
+    answered: list[object] = []
+
     async def send() -> Video:
         if params.reference is None and _capabilities.lacking(backend.identity, "form"):
             return await as_json()
         try:
-            return await client.videos.create(**kwargs, extra_headers=pending.headers)
+            blocking = runtime.sync_client(backend).videos.with_raw_response
+            raw = await runtime.send_blocking(
+                lambda: blocking.create(**kwargs, extra_headers=pending.headers))
+            answered.append(raw.headers)
+            return raw.parse()
         except openai.APIStatusError as exc:
             if params.reference is not None or not _capabilities.needs_json(exc):
                 raise
@@ -123,7 +134,7 @@ async def create_video(backend: Backend, params: VideoParams, cache_key: str,
         return await as_json()
 
     video, _ = await asyncio.shield(journaled_create(backend, pending, send, policy))
-    return video
+    return video, answered[-1] if answered else None
 
 
 async def derive_video(backend: Backend, source_id: str, kind: DeriveKind, sent: str,
@@ -201,6 +212,15 @@ async def retrieve_video(backend: Backend, video_id: str, policy: PollPolicy) ->
     return video
 
 
+async def retrieve_polled(backend: Backend, video_id: str, policy: PollPolicy
+                          ) -> tuple[Video, object]:
+    """``retrieve_video`` with the response headers: an attach's GET, which its polling
+    then takes as its first poll (its hint included) instead of asking again."""
+    polled = await sdk_call(lambda: retrieve_with_headers(backend, video_id), policy)
+    check_server_id(polled[0].id, server=backend.label)
+    return polled
+
+
 async def retrieve_with_headers(backend: Backend, video_id: str) -> tuple[Video, object]:
     """One poll: the ``Video`` and the response headers (for ``openai-poll-after-ms``).
     Not retried here: the poller's loop retries it."""
@@ -275,4 +295,13 @@ def journal_created(video: Video, backend: Backend, original_prompt: str | None,
     _store.record_created(entry_from_video(
         video, video_id=video.id, backend=backend.identity, original_prompt=original_prompt,
         kind=kind, cache_key=cache_key, remixed_from=remixed_from, created_at=time.time(),
+    ))
+
+
+async def async_journal_created(video: Video, backend: Backend, kind: str) -> None:
+    """The async twin of ``journal_created`` (no prompt or cache key: an attach): the loop
+    runs on during the commit, which many attaches at once share (``_journal_write``)."""
+    await _store.journal().async_write(upsert, entry_from_video(
+        video, video_id=video.id, backend=backend.identity, original_prompt=None,
+        kind=kind, cache_key=None, remixed_from=None, created_at=time.time(),
     ))

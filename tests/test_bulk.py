@@ -5,13 +5,14 @@ jobs, a per-job GET where a server has no list, and the same result for observer
 
 from __future__ import annotations
 
+import asyncio
 import random
 
 import pytest
 
 import sora_nb as snb
 from sora_nb import _bulk, _capabilities
-from sora_nb._bulk import LIST_PAGE, list_finished, use_list, wakes_early
+from sora_nb._bulk import LIST_PAGE, list_finished, listed_delay, use_list, wakes_early
 from sora_nb._jobstate import remaining_seconds
 from sora_nb._poller import OVERDUE_AT_FLOOR, PollPolicy, next_poll_delay, track_overdue
 from sora_nb._runtime import runtime
@@ -85,11 +86,18 @@ def test_bulk_decisions() -> None:
     assert not use_list(3, 1000, True)  # 10 pages for 3 due jobs: GETs are cheaper
     assert use_list(10, 1000, True)
     assert wakes_early(0.4, 1.0) and not wakes_early(0.6, 1.0)
+    # due before the next round could answer it: answered by this one, in step
+    assert wakes_early(0.9, 1.0, horizon=0.45) and not wakes_early(0.9, 1.0, horizon=0.3)
     assert list_finished(0, True, 100.0, 50.0)  # every wanted job seen
     assert list_finished(2, False, 100.0, 50.0)  # the list ended
     assert list_finished(2, True, 40.0, 50.0)  # past the oldest wanted job
     assert not list_finished(2, True, 49.5, 50.0)  # same second: one more page
     assert LIST_PAGE == 100
+    # a job a list answers keeps the server's interval, where the ETA would stretch it
+    assert listed_delay(10.0, 1.0, listable=True) == 1.0
+    assert listed_delay(10.0, 1.0, listable=False) == 10.0  # polled by GET: the ETA rule
+    assert listed_delay(0.5, 1.0, listable=True) == 0.5  # never longer than chosen
+    assert listed_delay(10.0, None, listable=True) == 10.0  # no hint: as chosen
 
 
 @pytest.mark.slow
@@ -168,3 +176,42 @@ def test_two_jobs_of_one_id_both_see_it_finish(fresh_server: LocalServer) -> Non
         assert second.id == first.id and second is not first
         assert second.wait(timeout=60).status == "completed"
         assert first.wait(timeout=60).status == "completed"
+
+
+@pytest.mark.server(job_seconds=3600.0, poll_after_ms=600_000)
+def test_attach_many_gets_each_job_once_and_polls_on_from_that_answer(
+    fresh_server: LocalServer,
+) -> None:
+    import warnings
+
+    import openai
+
+    client = openai.OpenAI(base_url=fresh_server.base_url, api_key=fresh_server.api_key)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        ids = [client.videos.create(prompt=f"Made elsewhere {i}", seconds="4").id
+               for i in range(5)]
+    jobs = snb.SoraJob.attach_many(ids)
+    assert [job.id for job in jobs] == ids
+    seen: list[str] = []
+    for job in jobs:
+        job.on_progress(lambda snap: seen.append(snap.id))
+    # one GET per job, and that GET was each job's first poll: with a 10-minute hint no
+    # second request follows (before, the polling loop asked again at once)
+    sched = _bulk._schedulers[_bulk.scheduler_key(jobs[0].backend)]
+    runtime.run(asyncio.sleep(0.2))  # let every polling task take its first poll
+    assert sched.in_flight == len(ids)
+    assert fresh_server.requests.count(*RETRIEVE) == len(ids)
+    assert fresh_server.requests.count(*LIST) == 0
+    assert all(job.status in ("queued", "in_progress") for job in jobs)
+    # followed objects come back as they are (no request); every one is journaled
+    assert snb.SoraJob.attach_many(ids[::-1]) == jobs[::-1]
+    assert fresh_server.requests.count(*RETRIEVE) == len(ids)
+    journaled = {e.id: e.kind for e in snb.history()}
+    assert all(journaled[i] == "attached" for i in ids)
+    for job in jobs:
+        with pytest.warns(UserWarning):
+            job.cancel()
+    with pytest.raises(snb.SoraParameterError) as info:
+        snb.SoraJob.attach_many("video_abc")
+    assert info.value.param == "video_ids"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
 import stat
 import subprocess
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from sora_nb import _journal
+from sora_nb import _journal_write as _w
 from sora_nb._journal import (
     FIND_CACHED_SQL,
     HISTORY_SQL,
@@ -199,3 +201,83 @@ def test_the_json_lines_journal_is_imported_once_and_kept(tmp_path: Path) -> Non
     with legacy.open("a") as fh:
         fh.write("\n" + json.dumps({**created, "id": "video_late"}) + "\n")
     assert "video_late" not in {e.id for e in Journal(journal.path).history()}
+
+
+def test_writes_waiting_together_share_one_commit(journal: Journal) -> None:
+    # the writer thread is held inside a first write while 20 more are queued: they are
+    # then committed together, in one transaction (one fsync), each acknowledged after it
+    inside, release = threading.Event(), threading.Event()
+
+    def held(conn: sqlite3.Connection) -> None:
+        inside.set()
+        release.wait(30)
+        _w.upsert(conn, entry("video_first"))
+
+    first = journal.submit(held)
+    assert inside.wait(30)
+    commits = journal._commits.commits
+    rest = [journal.submit(_w.upsert, entry(f"video_g{i}")) for i in range(20)]
+    assert not any(f.done() for f in rest)  # nothing acknowledged before its commit
+    release.set()
+    first.result(30)
+    for f in rest:
+        f.result(30)
+    assert journal._commits.commits == commits + 2
+    assert len(journal.history()) == 21
+
+
+def test_a_failing_write_fails_alone_in_a_shared_commit(journal: Journal) -> None:
+    inside, release = threading.Event(), threading.Event()
+
+    def held(conn: sqlite3.Connection) -> None:
+        inside.set()
+        release.wait(30)
+
+    def broken(conn: sqlite3.Connection) -> None:
+        _w.upsert(conn, entry("video_broken"))
+        conn.execute("INSERT INTO no_such_table VALUES (1)")
+
+    first = journal.submit(held)
+    assert inside.wait(30)
+    before = journal.submit(_w.upsert, entry("video_before"))
+    bad = journal.submit(broken)
+    after = journal.submit(_w.upsert, entry("video_after"))
+    release.set()
+    first.result(30)
+    with pytest.raises(sqlite3.OperationalError):
+        bad.result(30)
+    before.result(30)
+    after.result(30)
+    # the broken write's own row was rolled back with it; its neighbours were committed
+    assert {e.id for e in journal.history()} == {"video_before", "video_after"}
+
+
+@pytest.mark.slow
+def test_acknowledged_group_commits_survive_kill_9(tmp_path: Path) -> None:
+    # A child journals 64 pending creates at once (as 64 concurrent creates do), says so
+    # once every one is acknowledged, and is killed with SIGKILL: all 64 are on disk.
+    code = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from sora_nb._journal import Journal\n"
+        "from sora_nb._journal_write import begin_pending\n"
+        "j = Journal(Path(sys.argv[1]))\n"
+        "fs = [j.submit(begin_pending, f'key-{i}', request={}, prompt='p',\n"
+        "               original_prompt='p', model='m', seconds=4, size='1x1', backend='b')\n"
+        "      for i in range(64)]\n"
+        "for f in fs:\n"
+        "    f.result()\n"
+        "print('acknowledged', j._commits.commits, flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    path = tmp_path / _journal.DB_NAME
+    proc = subprocess.Popen([sys.executable, "-c", code, str(path)], cwd=ROOT, text=True,
+                            stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert line.startswith("acknowledged"), line
+    assert int(line.split()[1]) < 64  # grouped: fewer commits than writes
+    keys = {e.idempotency_key for e in Journal(path).history()}
+    assert keys == {f"key-{i}" for i in range(64)}

@@ -87,3 +87,27 @@ def test_a_thousand_creates_return_before_the_jobs_exist(fresh_server: LocalServ
         warnings.simplefilter("ignore", UserWarning)
         for job in jobs:
             job.cancel()
+
+
+@pytest.mark.server(job_seconds=3600, poll_after_ms=600_000)
+def test_creates_are_sent_from_sender_threads_and_journaled_first(
+    fresh_server: LocalServer,
+) -> None:
+    # the runtime thread awaits each create while a sender thread (the SDK's blocking
+    # client) sends it; every job is journaled with its id and its idempotency key, and
+    # the create's answer is its first poll (no GET follows within a 10-minute hint)
+    import threading
+
+    from sora_nb._runtime import runtime
+
+    jobs = snb.batch([{"prompt": f"Sent {i}", "seconds": 4, "cache": False}
+                      for i in range(3)]).jobs
+    senders = [t for t in threading.enumerate() if t.name.startswith("sora_nb-send")]
+    assert senders and not any(t is runtime._thread for t in senders)
+    assert fresh_server.requests.count(*CREATE) == 3
+    journaled = {e.id: e for e in snb.history()}
+    assert all(journaled[j.id].idempotency_key for j in jobs)
+    assert fresh_server.requests.count("GET", "/v1/videos/{video_id}") == 0
+    for job in jobs:
+        with pytest.warns(UserWarning):
+            job.cancel()

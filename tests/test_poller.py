@@ -70,8 +70,9 @@ def test_poller_obeys_the_servers_poll_after_on_every_response(
     # the header (250 ms) is the floor of every wait; the 5 s backoff is never used, and
     # until the progress rate gives an ETA the wait is the header exactly
     assert fake.sleeps and min(fake.sleeps) == 0.25 and fake.sleeps[0] == 0.25
-    # one retrieve per sleep, plus the last one that saw the job finished
-    assert fresh_server.requests.count(*RETRIEVE) == len(fake.sleeps) + 1
+    # the create's answer was the first poll (no GET repeats it), then one retrieve per
+    # sleep, the last of which saw the job finished
+    assert fresh_server.requests.count(*RETRIEVE) == len(fake.sleeps)
 
 
 @pytest.mark.server(job_seconds=0.6, faults=FaultConfig(rate_limit_rate=0.5, retry_after=3.0,
@@ -127,7 +128,9 @@ def test_deadline_stops_polling_and_resume_continues(fresh_server: LocalServer) 
     snap = job.snapshot()
     assert snap.poll_state == "timed_out" and "resume" in (snap.note or "")
     polls = fresh_server.requests.count(*RETRIEVE)
-    assert polls == len(fake.sleeps)  # deadline passed after the last sleep: no extra poll
+    # the create's answer was the first poll (no GET repeats it); the deadline passed
+    # after the last sleep: no extra poll
+    assert polls + 1 == len(fake.sleeps)
     job.resume()
     assert job.snapshot().poll_state == "active"
     with pytest.warns(UserWarning):
