@@ -12,6 +12,7 @@ import openai
 import pytest
 
 from sora_nb._errors import SoraParameterError
+from sora_nb._fs import TEMP_PATTERN
 from sora_nb.local import MODERATION_MARKER, FaultConfig, LocalServer, start
 from sora_nb.local._server_faults import FaultInjector, RequestFault
 
@@ -33,7 +34,10 @@ def seed_where(config: FaultConfig, wanted: list[str | None]) -> int:
 
 
 def jobs_on(server: LocalServer) -> int:
-    return len(list((server.data_dir / "jobs").glob("*.json")))
+    """The jobs on the server's disk, not the temporary file of one being rewritten (pathlib's
+    glob does not hide dot files)."""
+    files = (server.data_dir / "jobs").glob("*.json")
+    return sum(not TEMP_PATTERN.match(path.name) for path in files)
 
 
 @pytest.mark.slow
