@@ -143,8 +143,13 @@ def test_failure_rate_fails_jobs_after_some_progress(sdk: MakeClient) -> None:
         assert err.value.code == "video_not_ready" and "failed" in err.value.message
 
 
+@pytest.mark.slow
 def test_moderation_marker_fails_the_job_after_progress(sdk: MakeClient) -> None:
-    with start(job_seconds=1.0, poll_after_ms=20) as server:
+    # The server runs a job on the wall clock: queued for 10 % of it (2 s at most), blocked
+    # at 30 %. A job of 1 s was in progress for 0.2 s, and a loaded machine took 0.35 s
+    # for one request: 13 runs in 40 never saw it running. A job of 20 s is in progress
+    # from 2 s to 6 s: four seconds for the loop below to see it, at any poll cadence.
+    with start(job_seconds=20.0, poll_after_ms=200) as server:
         client = sdk(server)
         video = client.videos.create(prompt=f"A storm {MODERATION_MARKER} at sea")
         seen = [(video.status, video.progress)]
