@@ -106,7 +106,7 @@ def test_several_jobs_in_flight_are_polled_with_one_list(fresh_server: LocalServ
     snb.configure(poll=PollPolicy(max_interval=0.5))
     jobs = [snb.SoraJob(f"Bulk {i}", seconds=4, cache=False, enhance=False) for i in range(6)]
     for job in jobs:
-        job.wait(120)
+        job.wait()
     assert all(job.status == "completed" for job in jobs)
     lists = fresh_server.requests.count(*LIST)
     gets = fresh_server.requests.count(*RETRIEVE)
@@ -136,7 +136,7 @@ def test_a_server_without_a_list_is_polled_by_get(fresh_server: LocalServer) -> 
     jobs = [snb.SoraJob(f"Gateway {i}", seconds=4, cache=False, enhance=False)
             for i in range(4)]
     for job in jobs:
-        job.wait(120)
+        job.wait()
     assert all(job.status == "completed" for job in jobs)
     # the list was asked at most once (400 from the gateway), then remembered
     assert fresh_server.requests.count(*LIST) <= 1

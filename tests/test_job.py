@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import re
 import threading
 import weakref
 from pathlib import Path
@@ -25,7 +26,8 @@ def test_job_returns_at_once_then_completes(local: LocalServer) -> None:
     # The constructor made exactly one create call and waited for no render.
     assert job.status in ("queued", "in_progress")
     assert local.requests.count("POST", "/v1/videos") == creates + 1
-    assert repr(job) == f"<SoraJob {job.id} {job.status} {job.progress}%>"
+    # one read of the running job: its poller may change it between two reads
+    assert re.fullmatch(rf"<SoraJob {job.id} (queued|in_progress) \d+%>", repr(job))
     assert job.wait() is job
     assert job.status == "completed" and job.progress == 100
     assert job.error is None

@@ -11,6 +11,7 @@ real iopub channel is in test_kernel_live.py."""
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import gc
 import io
 import re
@@ -239,7 +240,13 @@ def shell() -> Iterator[InteractiveShell]:
 
 
 def final_of(card: JobCard) -> None:
-    """Block until the card is final (observed, not slept)."""
+    """Block until the card is final (observed, not slept): first until its job settles,
+    for as long as the server's render takes (a first render on a loaded machine took
+    over a minute; pytest's own timeout bounds it), then for the card's media fetch."""
+    job = card.job
+    if job is not None:
+        with contextlib.suppress(snb.SoraJobFailed):
+            job.wait(progress=False)
     event = threading.Event()
     card.on_final(lambda _card: event.set())
     assert event.wait(60), card.last

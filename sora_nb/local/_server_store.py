@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
 
-from .._fs import atomic_write_bytes, atomic_write_text
+from .._fs import TEMP_PATTERN, atomic_write_bytes, atomic_write_text
 from .._types import TERMINAL, Status
 
 __all__ = [
@@ -164,6 +164,8 @@ class JobStore:
         """Read the jobs a previous server left here; return those not yet terminal."""
         loaded: list[Job] = []
         for path in self.jobs_dir.glob("*.json"):
+            if TEMP_PATTERN.match(path.name):  # a write in flight, or a killed writer's
+                continue  # (pathlib's glob does not hide dot files)
             try:
                 loaded.append(Job.from_dict(json.loads(path.read_text("utf-8"))))
             except (OSError, ValueError, TypeError) as exc:

@@ -90,6 +90,26 @@ def _final_on_disk(path: Path) -> bool:
             and any("sora-nb-gallery" in t and "<video" in t for t in texts))
 
 
+def _every_view_final_and_playing(page: Any) -> list[dict[str, Any]]:
+    """What both reopened forms of the notebook must show: the four cards final (three
+    completed, the blocked one failed), the gallery's three tiles, no widget error, and
+    every video loaded (waited for: the page loads them after it shows) and 4 s long.
+    Returns the videos as ``VIDEOS`` describes them."""
+    statuses = page.eval_on_selector_all(".sora-nb-card", "els => els.map(e => e.dataset"
+                                         ".status)")
+    assert sorted(statuses) == ["completed", "completed", "completed", "failed"], statuses
+    assert page.locator(".sora-nb-gallery .sora-nb-tile").count() == 3
+    assert "Error displaying widget" not in page.inner_text("body")
+    page.wait_for_function(
+        f"() => {{ const v = ({VIDEOS})(); return v.length >= 3 && "
+        "v.every(x => x.readyState >= 2); }", timeout=30_000, polling=250,
+    )
+    videos: list[dict[str, Any]] = page.evaluate(VIDEOS)
+    for video in videos:
+        assert video["error"] is None and abs(video["duration"] - 4) <= 0.1, video
+    return videos
+
+
 @pytest.fixture(scope="module")
 def saved(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
     """Run the notebook in JupyterLab until every view is final, save it, stop the server
@@ -147,21 +167,11 @@ def test_reopened_without_a_kernel_every_view_is_final(
             dialog.locator("select").select_option(label="No Kernel")
             dialog.locator("button", has_text=re.compile("^Select$")).click()
         page.locator(".sora-nb-card").first.wait_for(timeout=60_000)
-        statuses = page.eval_on_selector_all(".sora-nb-card", "els => els.map(e => e.dataset"
-                                             ".status)")
-        assert sorted(statuses) == ["completed", "completed", "completed", "failed"], statuses
+        _every_view_final_and_playing(page)
         assert page.locator(".sora-nb-card[data-status=failed] .sora-nb-error").inner_text(
         ).startswith("moderation_blocked")
         assert page.locator(".sora-nb-compare .sora-nb-card").count() == 2
-        assert page.locator(".sora-nb-gallery .sora-nb-tile").count() == 3
-        text = page.inner_text("body")
-        assert "Error displaying widget" not in text and "Loading widget" not in text
-        page.wait_for_function(
-            f"() => {{ const v = ({VIDEOS})(); return v.length >= 3 && "
-            "v.every(x => x.readyState >= 2); }", timeout=30_000, polling=250,
-        )
-        for video in page.evaluate(VIDEOS):
-            assert video["error"] is None and abs(video["duration"] - 4) <= 0.1, video
+        assert "Loading widget" not in page.inner_text("body")
         page.locator(".jp-Toast-close").evaluate_all("els => els.forEach(e => e.click())")
         page.locator(".sora-nb-card").first.scroll_into_view_if_needed()
         page.screenshot(path=str(shots / "reopened-no-kernel.png"))
@@ -191,17 +201,7 @@ def test_nbconvert_html_offline_shows_the_cards_and_plays(
     tab = context.new_page()
     try:
         tab.goto(page_path.as_uri(), wait_until="load")
-        statuses = tab.eval_on_selector_all(".sora-nb-card", "els => els.map(e => e.dataset"
-                                            ".status)")
-        assert sorted(statuses) == ["completed", "completed", "completed", "failed"], statuses
-        assert tab.locator(".sora-nb-gallery .sora-nb-tile").count() == 3
-        assert "Error displaying widget" not in tab.inner_text("body")
-        tab.wait_for_function(
-            f"() => {{ const v = ({VIDEOS})(); return v.length >= 3 && "
-            "v.every(x => x.readyState >= 2); }", timeout=30_000, polling=250,
-        )
-        for video in tab.evaluate(VIDEOS):
-            assert video["error"] is None and abs(video["duration"] - 4) <= 0.1, video
+        for video in _every_view_final_and_playing(tab):
             assert not re.match(r"^(?:/|[a-z]+:)", video["src"]), video  # relative
         tab.locator(".sora-nb-card").first.scroll_into_view_if_needed()
         tab.screenshot(path=str(shots / "nbconvert-offline.png"))

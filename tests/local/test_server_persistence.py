@@ -55,6 +55,20 @@ def test_jobs_survive_a_restart_on_the_same_data_dir(tmp_path: Path) -> None:
         assert repr(second).endswith("jobs=3>")
 
 
+def test_a_killed_writers_temporary_job_file_is_not_a_job(tmp_path: Path) -> None:
+    data = tmp_path / "backend"
+    with start(job_seconds=60, data_dir=data) as first:
+        client = client_of(first)
+        video = client.videos.create(prompt=f"{MODERATION_MARKER} deleted for good")
+        # what a server killed while rewriting the job's file leaves beside it
+        job_file = data / "jobs" / f"{video.id}.json"
+        stale = job_file.with_name(f".{video.id}.sora-tmp-999999999-0123456789ab.json")
+        stale.write_bytes(job_file.read_bytes())
+        client.videos.delete(video.id)
+    with start(job_seconds=60, data_dir=data) as second, pytest.raises(openai.NotFoundError):
+        client_of(second).videos.retrieve(video.id)  # not brought back from the temporary file
+
+
 def test_without_data_dir_the_temporary_folder_goes_on_stop() -> None:
     server = start(job_seconds=0)
     folder = server.data_dir
