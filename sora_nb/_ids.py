@@ -12,6 +12,7 @@ from urllib.parse import quote
 from ._errors import SoraParameterError, SoraProtocolError
 
 __all__ = [
+    "ID_ALLOWED",
     "MAX_ID_CHARS",
     "check_server_id",
     "check_user_id",

@@ -28,7 +28,7 @@ from ._errors import (
     SoraParameterError,
     from_sdk,
 )
-from ._ids import check_user_id
+from ._ids import ID_ALLOWED, check_user_id, id_problem
 from ._jobstate import JobState, is_final
 from ._params import VideoParams, build_params
 from ._poller import PollPolicy, TransientFailure, poll_until_done, retry_reason
@@ -385,6 +385,8 @@ def _check_ids(video_ids: object) -> list[str]:
     if isinstance(video_ids, (str, bytes)) or not isinstance(video_ids, Iterable):
         raise SoraParameterError("video_ids", video_ids, "a list of video ids")
     ids = list(video_ids)
-    for video_id in ids:
-        check_user_id(video_id)
+    for index, video_id in enumerate(ids):
+        if (problem := id_problem(video_id)) is not None:
+            raise SoraParameterError("video_ids", video_id, ID_ALLOWED,
+                                     detail=f"item {index}: {problem}")
     return ids

@@ -215,3 +215,6 @@ def test_attach_many_gets_each_job_once_and_polls_on_from_that_answer(
     with pytest.raises(snb.SoraParameterError) as info:
         snb.SoraJob.attach_many("video_abc")
     assert info.value.param == "video_ids"
+    with pytest.raises(snb.SoraParameterError) as info:  # a bad item names the list too
+        snb.SoraJob.attach_many([ids[0], "../etc"])
+    assert info.value.param == "video_ids" and "item 1" in str(info.value)
