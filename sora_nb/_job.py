@@ -180,7 +180,7 @@ class SoraJob(JobState):
                 lambda follower: poll_until_done(
                     follower.fetch, is_final, policy,
                     on_result=self._polled, on_retry=self._retrying, eta=self._eta,
-                    wait=lambda delay: follower.wait(delay, policy),
+                    eta_latest=self._eta_latest, wait=lambda delay: follower.wait(delay, policy),
                 ),
                 first,
             )

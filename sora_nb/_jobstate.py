@@ -152,6 +152,12 @@ class JobState:
             return remaining_seconds(self._rate, time.time(), self.progress, self.status,
                                      until=99)
 
+    def _eta_latest(self) -> float | None:
+        """For the poller: seconds until the job should have ended by its progress rate (to
+        100 %); past it, a job still running is held up (``_poller.track_overdue``)."""
+        with self._lock:
+            return remaining_seconds(self._rate, time.time(), self.progress, self.status)
+
     def snapshot(self) -> JobSnapshot:
         """A read-only picture of the job now."""
         with self._lock:

@@ -206,15 +206,18 @@ def next_poll_delay(policy: PollPolicy, headers: object, attempt: int,
 
 
 def track_overdue(end_at: float | None, overdue: int, now: float, left: float | None,
-                  delay: float) -> tuple[float | None, int]:
+                  delay: float, latest: float | None = None) -> tuple[float | None, int]:
     """Follow a job through its predicted end: ``end_at`` is set when the job enters the
-    last stretch (the next poll lands past the predicted end: ``left <= delay``) to
-    ``now + left + delay``; every poll after it counts as ``overdue``. Leaving the stretch
-    (a new ETA) starts over."""
+    last stretch (the next poll lands past the earliest predicted end: ``left <= delay``)
+    to ``now + latest + delay`` (``latest``: seconds to the latest plausible end, else
+    ``left``); every poll after it counts as ``overdue``. Leaving the stretch (a new ETA)
+    starts over. Why two ends: progress comes in whole percents, so a job may end anywhere
+    within its last percent (0.6 s of a 60 s job); polls aim at the earliest end, and only
+    a job past the latest one is held up (e.g. encoding at 99 %)."""
     if left is None or left > delay:
         return None, 0
     if end_at is None:
-        return now + left + delay, 0
+        return now + max(left, latest or 0.0) + delay, 0
     return end_at, overdue + 1 if now > end_at else overdue
 
 
@@ -280,6 +283,7 @@ async def poll_until_done(
     on_result: Callable[[T], None],
     on_retry: Callable[[Exception, float], None] | None = None,
     eta: Callable[[], float | None] | None = None,
+    eta_latest: Callable[[], float | None] | None = None,
     wait: Callable[[float], Awaitable[None]] | None = None,
 ) -> Literal["done", "timed_out"]:
     """Call ``fetch()`` (a result and its response headers) until ``done(result)``, handing
@@ -289,6 +293,8 @@ async def poll_until_done(
 
     ``eta()`` (seconds left, read after each result; best the earliest plausible end, as
     ``JobState._eta`` gives) lets ``next_poll_delay`` aim at the predicted end;
+    ``eta_latest()`` (to the latest plausible end, ``JobState._eta_latest``) says when the
+    job is overdue (``track_overdue``);
     ``wait(delay)`` replaces ``policy.sleep`` between polls (the bulk scheduler's, which
     may end early when a list brought this job's status)."""
     pause = wait if wait is not None else policy.sleep
@@ -312,8 +318,9 @@ async def poll_until_done(
         if done(result):
             return "done"
         left = eta() if eta is not None else None
+        latest = eta_latest() if eta_latest is not None else None
         widest = max(widest, poll_after(headers) or 0.0)
         delay = next_poll_delay(policy, headers, polls, rng, left, overdue, widest or None)
-        end_at, overdue = track_overdue(end_at, overdue, policy.clock(), left, delay)
+        end_at, overdue = track_overdue(end_at, overdue, policy.clock(), left, delay, latest)
         await pause(delay)
         polls += 1
