@@ -33,6 +33,9 @@ def main(argv: list[str]) -> int:
         print(f"unknown benchmark(s) {unknown}; choose from {', '.join(ROWS)}", file=sys.stderr)
         return 2
     began = time.monotonic()
+    # the 1-minute load average before anything ran: above 1 on 2 cores, something else
+    # was already using them (SORA_NB_BENCH_SHARED=0/1 overrides the judgement)
+    load_before = os.getloadavg()[0]
     rows: list[Row] = []
     for name in names:
         module, function = ROWS[name]
@@ -52,7 +55,8 @@ def main(argv: list[str]) -> int:
     print()
     print(markdown(rows))
     if not argv:
-        shared = os.environ.get("SORA_NB_BENCH_SHARED", "1") != "0"
+        told = os.environ.get("SORA_NB_BENCH_SHARED")
+        shared = told != "0" if told is not None else load_before > 1.0
         print(f"\nwritten to {write_results(rows, time.monotonic() - began, shared)}")
     missed = [r.what for r in rows if r.ok is False]
     if missed:
