@@ -192,15 +192,18 @@ class CompareGrid:
         import ipywidgets as w  # deferred: heavy, and only a kernel renders widgets
 
         card = self._card(index)
-        span = self._spans[index]
+        # grid_area, not grid_column: JupyterLab 4's widget manager (jupyterlab_widgets
+        # 3.0.17) leaves a Layout's grid_column and grid_row off the page (seen in Chromium:
+        # every cell one track wide, six narrow cards a row), while grid_area reaches it
+        area = f"auto / span {self._spans[index]}"
         if card is not None and card.widget is not None:
             cell = card.widget
-            cell.layout.grid_column = f"span {span}"
+            cell.layout.grid_area = area
             cell.layout.max_width = "none"
             return cell
         # a waiting cell is one comm: its style and its layout (one per span) are shared
-        layout = shared_part(f"grid-cell-span-{span}", lambda: w.Layout(
-            grid_column=f"span {span}", max_width="none"))
+        layout = shared_part(f"grid-cell-{area}", lambda: w.Layout(
+            grid_area=area, max_width="none"))
         return w.HTML(self._waiting(index), layout=layout,
                       style=shared_html_style())
 
