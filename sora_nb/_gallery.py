@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Sequence
@@ -46,8 +45,6 @@ class Gallery:
         self.entries: list[HistoryEntry] = list(entries)
         #: One quiet line when the backend's list was not used (e.g. a gateway has none).
         self.note = note
-        self._display_ids: list[str] = []
-        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"<Gallery {len(self.entries)} jobs>"

@@ -8,7 +8,7 @@ import threading
 from typing import TextIO
 
 from ._config import in_kernel
-from ._display import format_seconds
+from ._display import FINAL_STATUSES, format_seconds, short_id, status_word
 from ._errors import SoraParameterError
 from ._types import JobSnapshot
 
@@ -34,8 +34,6 @@ class TextProgress:
     def render(self, snap: JobSnapshot) -> str:
         """The line for ``snap`` (no ``\\r``), at most 79 columns, e.g.
         ``video_68d7512d [#####-----]  42% in progress 12s, about 17s left``."""
-        from ._display import FINAL_STATUSES, short_id, status_word
-
         progress = snap.progress
         full = snap.status in FINAL_STATUSES
         shown = 100 if full else (progress or 0)
