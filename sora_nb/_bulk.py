@@ -21,7 +21,6 @@ job in flight) are two members, each answered and woken on its own."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -48,7 +47,6 @@ __all__ = [
     "list_finished",
     "listed_delay",
     "scheduler",
-    "scheduler_key",
     "use_list",
     "wakes_early",
 ]
@@ -329,21 +327,15 @@ def _resolve(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
-_schedulers: dict[tuple[str, str], Scheduler] = {}
-
-
-def scheduler_key(backend: Backend) -> tuple[str, str]:
-    """What a scheduler is kept under: the backend's identity and a digest of its key, so a
-    new server on a reused port (or ``configure(api_key=...)``) gets its own scheduler
-    instead of polling with the old key."""
-    return (backend.identity or backend.base_url,
-            hashlib.sha256(backend.api_key.encode()).hexdigest())
+_schedulers: dict[tuple[str, str, str], Scheduler] = {}
 
 
 def scheduler(backend: Backend) -> Scheduler:
-    """The scheduler of ``backend`` on the running (runtime) loop."""
+    """The scheduler of ``backend`` on the running (runtime) loop, kept under its
+    ``connection_key``: a new server on a reused port (or ``configure(api_key=...)``) gets
+    its own instead of being polled with the old key."""
     loop = asyncio.get_running_loop()
-    key = scheduler_key(backend)
+    key = backend.connection_key
     found = _schedulers.get(key)
     if found is None or found.loop is not loop:
         found = _schedulers[key] = Scheduler(backend, loop)

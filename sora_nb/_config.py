@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 import threading
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
@@ -53,6 +55,14 @@ class Backend:
     #: Servers of the ``sora`` profile do (OpenAI, sora_nb's own backend); ``generic`` ones
     #: count as not, unless ``configure(idempotent=True)`` says so.
     idempotent: bool = False
+
+    @cached_property
+    def connection_key(self) -> tuple[str, str, str]:
+        """What this backend's clients, pools and polling scheduler are kept under: its
+        identity, its URL and a digest of its key (never the key itself). The digest makes
+        ``configure(api_key=...)``, or a new server on a reused port, get its own."""
+        digest = hashlib.sha256(self.api_key.encode()).hexdigest()
+        return (self.identity or self.base_url, self.base_url, digest)
 
     @property
     def label(self) -> str:

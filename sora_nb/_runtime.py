@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import hashlib
 import threading
 import warnings
 from collections.abc import Callable, Coroutine
@@ -19,6 +18,7 @@ from ._config import Backend
 __all__ = ["POOL_LIMITS", "SENDER_THREADS", "Runtime", "runtime"]
 
 T = TypeVar("T")
+C = TypeVar("C")  # a client class: AsyncOpenAI or OpenAI
 
 #: One long-lived pool per client, sized for the work rather than the job count: polls go
 #: mostly as lists (``_bulk``) and creates are bounded (``_many``), so 32 connections
@@ -115,36 +115,27 @@ class Runtime:
     def client(self, backend: Backend) -> openai.AsyncOpenAI:
         """The ``AsyncOpenAI`` client of ``backend``; create it on first use. Retries are
         sora_nb's own (``with_retries``), so the SDK's are off."""
-        # keyed by a digest of the API key too, so configure(api_key=...) takes effect
-        digest = hashlib.sha256(backend.api_key.encode()).hexdigest()
-        key = (backend.identity or backend.base_url, backend.base_url, digest)
-        with self._lock:
-            client = self._clients.get(key)
-            if client is None:
-                client = openai.AsyncOpenAI(
-                    api_key=backend.api_key or "sora-nb-no-key",
-                    base_url=backend.base_url,
-                    max_retries=0,
-                    timeout=60.0,
-                    http_client=openai.DefaultAsyncHttpxClient(limits=POOL_LIMITS),
-                )
-                self._clients[key] = client
-            return client
-
+        return self._kept(self._clients, backend, lambda: openai.AsyncOpenAI(
+            api_key=backend.api_key or "sora-nb-no-key", base_url=backend.base_url,
+            max_retries=0, timeout=60.0,
+            http_client=openai.DefaultAsyncHttpxClient(limits=POOL_LIMITS),
+        ))
 
     def sync_client(self, backend: Backend) -> openai.OpenAI:
         """The blocking ``OpenAI`` client of ``backend`` for ``send_blocking`` (creates)."""
-        digest = hashlib.sha256(backend.api_key.encode()).hexdigest()
-        key = (backend.identity or backend.base_url, backend.base_url, digest)
+        return self._kept(self._sync_clients, backend, lambda: openai.OpenAI(
+            api_key=backend.api_key or "sora-nb-no-key", base_url=backend.base_url,
+            max_retries=0, timeout=60.0,
+            http_client=openai.DefaultHttpxClient(limits=POOL_LIMITS),
+        ))
+
+    def _kept(self, store: dict[tuple[str, str, str], C], backend: Backend,
+              make: Callable[[], C]) -> C:
+        """``store``'s client for ``backend`` (by ``Backend.connection_key``), made once."""
         with self._lock:
-            client = self._sync_clients.get(key)
+            client = store.get(backend.connection_key)
             if client is None:
-                client = openai.OpenAI(
-                    api_key=backend.api_key or "sora-nb-no-key", base_url=backend.base_url,
-                    max_retries=0, timeout=60.0,
-                    http_client=openai.DefaultHttpxClient(limits=POOL_LIMITS),
-                )
-                self._sync_clients[key] = client
+                client = store[backend.connection_key] = make()
             return client
 
     async def send_blocking(self, call: Callable[[], T]) -> T:

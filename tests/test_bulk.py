@@ -118,7 +118,7 @@ def test_several_jobs_in_flight_are_polled_with_one_list(fresh_server: LocalServ
     lists = fresh_server.requests.count(*LIST)
     gets = fresh_server.requests.count(*RETRIEVE)
     assert lists >= 1
-    sched = _bulk._schedulers[_bulk.scheduler_key(jobs[0].backend)]
+    sched = _bulk._schedulers[jobs[0].backend.connection_key]
     assert sched.counts["listed"] > 0 and sched.in_flight == 0
     # every job still polled by GET at least once (its first poll, and near its end)
     assert gets >= len(jobs)
@@ -205,7 +205,7 @@ def test_attach_many_gets_each_job_once_and_polls_on_from_that_answer(
         job.on_progress(lambda snap: seen.append(snap.id))
     # one GET per job, and that GET was each job's first poll: with a 10-minute hint no
     # second request follows (before, the polling loop asked again at once)
-    sched = _bulk._schedulers[_bulk.scheduler_key(jobs[0].backend)]
+    sched = _bulk._schedulers[jobs[0].backend.connection_key]
     runtime.run(asyncio.sleep(0.2))  # let every polling task take its first poll
     assert sched.in_flight == len(ids)
     assert fresh_server.requests.count(*RETRIEVE) == len(ids)
