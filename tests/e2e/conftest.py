@@ -65,6 +65,15 @@ def shots() -> Path:
     return SHOTS
 
 
+def offline_context(browser: Any, width: int = 1100, height: int = 900) -> Any:
+    """A browser context that serves nothing but ``file:`` URLs: a page opened in it must
+    work with no network at all (no CDN for widgets, players or scripts)."""
+    context = browser.new_context(viewport={"width": width, "height": height})
+    context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(
+        "file:") else route.abort())
+    return context
+
+
 @dataclass
 class Lab:
     """A running JupyterLab: its process, port, token and the folder it serves."""

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import NOTEBOOKS, REPO
+from .conftest import NOTEBOOKS, REPO, offline_context
 
 pytestmark = pytest.mark.e2e
 
@@ -66,9 +66,7 @@ def test_demo_writes_a_notebook_and_a_page_that_plays(
 
     # Opened from out/, the page finds the media job.show() linked under sora_nb_media/.
     # Nothing but file: URLs is served: the page must play offline.
-    context = browser.new_context(viewport={"width": 1100, "height": 900})
-    context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(
-        "file:") else route.abort())
+    context = offline_context(browser)
     tab = context.new_page()
     try:
         tab.goto(page.as_uri(), wait_until="load")

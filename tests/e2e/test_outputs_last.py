@@ -18,7 +18,7 @@ from typing import Any
 import nbformat
 import pytest
 
-from .conftest import KERNEL_READY, Lab, lab_env, start_lab
+from .conftest import KERNEL_READY, Lab, lab_env, offline_context, start_lab
 
 pytestmark = pytest.mark.e2e
 
@@ -194,10 +194,7 @@ def test_nbconvert_html_offline_shows_the_cards_and_plays(
     )
     assert done.returncode == 0, done.stderr[-2000:]
     page_path = root / "views.html"
-    context = browser.new_context(viewport={"width": 1100, "height": 900})
-    # No network: only file: URLs are served (the page must not need a CDN).
-    context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(
-        "file:") else route.abort())
+    context = offline_context(browser)  # no network: the page must not need a CDN
     tab = context.new_page()
     try:
         tab.goto(page_path.as_uri(), wait_until="load")
