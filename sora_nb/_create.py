@@ -5,11 +5,13 @@ exist although its id never came back."""
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import random
 import sqlite3
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -30,6 +32,7 @@ __all__ = [
     "CreateFailed",
     "PendingCreate",
     "classify",
+    "create_retry_listener",
     "journaled_create",
     "new_idempotency_key",
     "send_create",
@@ -60,6 +63,24 @@ def classify(exc: BaseException) -> FailureKind:
         status = exc.status_code
         return "refused" if 400 <= status < 500 and status != 409 else "ambiguous"
     return "ambiguous"
+
+
+#: Who else hears of a create's retries in this context: the create queue of ``_many``,
+#: for which a 429 on one create slows every create on that backend.
+_listener: contextvars.ContextVar[Callable[[Exception, float], None] | None] = (
+    contextvars.ContextVar("sora_nb_create_retry_listener", default=None))
+
+
+@contextmanager
+def create_retry_listener(fn: Callable[[Exception, float], None]) -> Iterator[None]:
+    """Within this block (and tasks started in it), ``send_create`` also tells ``fn`` of
+    every transient fault it retries, with the delay it waits. Polls and downloads do not:
+    the queue paces creates only."""
+    token = _listener.set(fn)
+    try:
+        yield
+    finally:
+        _listener.reset(token)
 
 
 class CreateFailed(Exception):
@@ -94,7 +115,10 @@ async def send_create(call: Callable[[], Awaitable[T]], policy: PollPolicy, *,
             failures += 1
             if failures > policy.max_failures:
                 raise CreateFailed(exc, ambiguous=ambiguous, attempts=failures) from exc
-            await policy.sleep(fault_delay(policy, exc, failures - 1, rng))
+            delay = fault_delay(policy, exc, failures - 1, rng)
+            if (listener := _listener.get()) is not None:
+                listener(exc, delay)
+            await policy.sleep(delay)
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,10 @@ from typing import Any, TypeVar
 import openai
 
 from ._config import Backend
+from ._create import create_retry_listener
 from ._errors import SoraParameterError
 from ._job import SoraJob, prepare
 from ._params import VideoParams
-from ._poller import retry_listener
 from ._runtime import runtime
 from ._types import JobOptions
 
@@ -68,7 +68,7 @@ class CreateQueue:
             self.peak = max(self.peak, self.active)
         ok = False
         try:
-            with retry_listener(self._heard):
+            with create_retry_listener(self._heard):
                 result = await make()
             ok = True
             return result

@@ -11,11 +11,9 @@ with no I/O while the thin clients send."""
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import random
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
@@ -38,7 +36,6 @@ __all__ = [
     "poll_after",
     "poll_until_done",
     "retry_after",
-    "retry_listener",
     "retry_reason",
     "track_overdue",
     "with_retries",
@@ -226,23 +223,6 @@ def past_time_limit(policy: PollPolicy, started: float, now: float) -> bool:
     return now - started > policy.max_wait
 
 
-#: Who else hears of a retry in this context (the create queue of ``_many``: a 429 on one
-#: create slows every create on that backend). Context variables follow tasks.
-_listener: contextvars.ContextVar[Callable[[Exception, float], None] | None] = (
-    contextvars.ContextVar("sora_nb_retry_listener", default=None))
-
-
-@contextmanager
-def retry_listener(fn: Callable[[Exception, float], None]) -> Iterator[None]:
-    """Within this block (and tasks started in it), ``with_retries`` also tells ``fn`` of
-    every transient fault it retries, with the delay it waits."""
-    token = _listener.set(fn)
-    try:
-        yield
-    finally:
-        _listener.reset(token)
-
-
 async def with_retries(
     call: Callable[[], Awaitable[T]],
     policy: PollPolicy,
@@ -266,8 +246,6 @@ async def with_retries(
             delay = fault_delay(policy, exc, failures - 1, rng)
             if on_retry is not None:
                 on_retry(exc, delay)
-            if (listener := _listener.get()) is not None:
-                listener(exc, delay)
             await policy.sleep(delay)
 
 
