@@ -25,6 +25,7 @@ __all__ = [
     "Backend",
     "BackendName",
     "cache_dir",
+    "cache_dir_path",
     "configure",
     "embedded_server",
     "in_kernel",
@@ -186,17 +187,22 @@ def reset_settings() -> None:
 
 def cache_dir() -> Path:
     """The folder of the journal, downloads and merges: ``configure(cache_dir=)`` >
-    ``SORA_NB_CACHE_DIR`` > the user cache dir."""
-    if settings.cache_dir is not None:
-        path = settings.cache_dir
-    elif env := os.environ.get("SORA_NB_CACHE_DIR"):
-        path = Path(env).expanduser()
-    else:
-        import platformdirs  # deferred: only needed when no cache dir is configured
-
-        path = Path(platformdirs.user_cache_dir("sora_nb"))
+    ``SORA_NB_CACHE_DIR`` > the user cache dir; made if missing."""
+    path = cache_dir_path()
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def cache_dir_path() -> Path:
+    """``cache_dir()`` without making it (for the journal, which makes its folder when it
+    connects: a create then costs no ``mkdir``)."""
+    if settings.cache_dir is not None:
+        return settings.cache_dir
+    if env := os.environ.get("SORA_NB_CACHE_DIR"):
+        return Path(env).expanduser()
+    import platformdirs  # deferred: only needed when no cache dir is configured
+
+    return Path(platformdirs.user_cache_dir("sora_nb"))
 
 
 def resolve_backend(

@@ -22,9 +22,9 @@ from . import _store
 from ._config import Backend
 from ._errors import SoraError, SoraOutcomeUnknown, SoraProtocolError, from_sdk
 from ._ids import check_server_id
-from ._journal import HistoryEntry
-from ._journal_write import begin_pending, complete_pending, drop_pending, mark_unknown
-from ._poller import PollPolicy, fault_delay, is_transient
+from ._journal import HistoryEntry, complete_and_read
+from ._journal_write import begin_pending, drop_pending, mark_unknown
+from ._poller import PollPolicy, fault_delay, is_transient, policy_rng
 from ._wire import entry_from_video
 from ._wire import field as wire_field
 
@@ -100,7 +100,7 @@ async def send_create(call: Callable[[], Awaitable[T]], policy: PollPolicy, *,
     transient failure is retried when it proves nothing was made (``refused``), or when the
     server honours the key (``idempotent``: a repeat returns the first job), up to
     ``policy.max_failures`` in a row; anything else raises ``CreateFailed`` at once."""
-    rng = rng or random.Random(policy.seed)
+    rng = rng or policy_rng(policy)
     failures = 0
     ambiguous = False
     while True:
@@ -199,19 +199,20 @@ async def journaled_create(backend: Backend, pending: PendingCreate,
         original_prompt=pending.original_prompt, kind=pending.kind,
         cache_key=pending.cache_key, remixed_from=pending.remixed_from, idempotency_key=key,
     )
-    await _settle(journal.async_write(complete_pending, key, entry))
     # as journaled (created_at is this machine's time of sending, as history() sorts it)
-    return video, _read(lambda: journal.by_idempotency_key(key)) or entry
+    journaled = await _settle(journal.async_write(complete_and_read, key, entry))
+    return video, journaled or entry
 
 
-async def _settle(write: Awaitable[None]) -> None:
-    """A journal write after the request: logged if it fails, never raised (the pending
-    entry already holds the request, so the job can still be found)."""
+async def _settle(write: Awaitable[T]) -> T | None:
+    """A journal write after the request: logged if it fails (``None``), never raised (the
+    pending entry already holds the request, so the job can still be found)."""
     try:
-        await write
+        return await write
     except (OSError, sqlite3.Error):
         logging.getLogger("sora_nb").warning(
             "sora_nb: could not update the journal after a create", exc_info=True)
+        return None
 
 
 def _read(read: Callable[[], T]) -> T | None:

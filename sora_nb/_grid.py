@@ -69,21 +69,22 @@ def diff_words(prompts: Sequence[str]) -> list[list[tuple[str, bool]]]:
     words = [str(p).split() for p in prompts]
     if not words:
         return []
-    keys = [[_key(w) for w in ws] for ws in words]
-    common = keys[0]
-    for other in keys[1:]:
+    keys = [tuple(_key(w) for w in ws) for ws in words]
+    distinct = list(dict.fromkeys(keys))  # a sweep of 500 seeds has one prompt: one match
+    common = list(distinct[0])
+    for other in distinct[1:]:
         matcher = SequenceMatcher(None, common, other, autojunk=False)
         common = [k for block in matcher.get_matching_blocks()
                   for k in common[block.a:block.a + block.size]]
-    result: list[list[tuple[str, bool]]] = []
-    for ws, ks in zip(words, keys, strict=True):
-        shared = [False] * len(ws)
+    shared_of: dict[tuple[str, ...], list[bool]] = {}
+    for ks in distinct:
+        shared = shared_of[ks] = [False] * len(ks)
         matcher = SequenceMatcher(None, ks, common, autojunk=False)
         for block in matcher.get_matching_blocks():
             for i in range(block.a, block.a + block.size):
                 shared[i] = True
-        result.append([(w, not s) for w, s in zip(ws, shared, strict=True)])
-    return result
+    return [[(w, not s) for w, s in zip(ws, shared_of[ks], strict=True)]
+            for ws, ks in zip(words, keys, strict=True)]
 
 
 def diff_html(words: list[tuple[str, bool]]) -> str:

@@ -38,6 +38,7 @@ __all__ = [
     "PENDING_STALE_SECONDS",
     "HistoryEntry",
     "Journal",
+    "complete_and_read",
     "journal_at",
 ]
 
@@ -159,6 +160,7 @@ class Journal:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._file = str(path)
         self._local = threading.local()
         self._ready = False
         self._ready_lock = threading.Lock()
@@ -169,11 +171,18 @@ class Journal:
     def _connect(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is not None and getattr(self._local, "pid", None) == os.getpid():
-            return conn
+            if os.path.exists(self._file):
+                return conn
+            conn.close()  # the file was deleted (the cache dir removed): a new one below
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # Created 0600 before SQLite opens it (prompts are private); SQLite gives its -wal
-        # and -shm files the database file's permissions.
+        # and -shm files the database file's permissions. A file made now (the first use,
+        # or the cache dir was deleted since) gets its tables again.
+        fresh = not self.path.exists()
         os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+        if fresh:
+            with self._ready_lock:
+                self._ready = False
         conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
                                isolation_level=None)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -351,6 +360,16 @@ def _import_jsonl(conn: sqlite3.Connection, legacy: Path) -> int:
 
 _journals: dict[Path, Journal] = {}
 _journals_lock = threading.Lock()
+
+
+def complete_and_read(conn: sqlite3.Connection, idempotency_key: str,
+                      entry: HistoryEntry) -> HistoryEntry | None:
+    """A write: ``_journal_write.complete_pending``, then the entry as journaled, read in
+    the same transaction on the writer thread (not by the event loop after the commit)."""
+    _w.complete_pending(conn, idempotency_key, entry)
+    row = conn.execute(f"SELECT {_COLUMNS}, updated_at FROM jobs WHERE idempotency_key = ?",
+                       (idempotency_key,)).fetchone()
+    return _entry(row, time.time()) if row is not None else None
 
 
 def journal_at(folder: Path) -> Journal:

@@ -85,7 +85,9 @@ class GroupCommit:
                     return
                 batch, self._queue = self._queue, []
             try:
-                conn = conn or self._connect()
+                # asked per batch: the connection is kept per thread, and made again when
+                # the file was deleted (the cache dir removed) since the last batch
+                conn = self._connect()
             except BaseException as exc:
                 for _, future in batch:
                     future.set_exception(exc)

@@ -9,8 +9,8 @@ the kernel: each ``Slot`` becomes its job when the backend made it."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
-import contextlib
 import itertools
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -45,7 +45,10 @@ CREATE_CONCURRENCY = 32
 class CreateQueue:
     """The creates of one backend: at most ``limit`` at once; a 429 (``retry-after``
     honoured) pauses every create of the backend, not just the one that met it, and halves
-    the limit, which each success raises by one again up to ``ceiling``."""
+    the limit, which each success raises by one again up to ``ceiling``.
+
+    Waiting creates queue in order and a freed slot wakes only the next one, so 1,000
+    queued creates cost one wake-up each, not one per slot freed."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, ceiling: int = CREATE_CONCURRENCY
                  ) -> None:
@@ -53,19 +56,25 @@ class CreateQueue:
         self.ceiling = self.limit = ceiling
         self.active = self.peak = self.rate_limited = 0
         self.resume_at = 0.0
-        self._changed = asyncio.Condition()
+        self._waiting: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._timer: asyncio.TimerHandle | None = None
 
     async def run(self, make: Callable[[], Awaitable[T]]) -> T:
         """Run ``make()`` when a slot is free and no 429 pause is on."""
-        async with self._changed:
-            while True:
-                pause = self.resume_at - self.loop.time()
-                if pause <= 0 and self.active < self.limit:
-                    break
-                with contextlib.suppress(TimeoutError):  # the 429 pause is over
-                    await asyncio.wait_for(self._changed.wait(), pause if pause > 0 else None)
-            self.active += 1
-            self.peak = max(self.peak, self.active)
+        if self._waiting or not self._free():
+            slot: asyncio.Future[None] = self.loop.create_future()
+            self._waiting.append(slot)
+            self._dispatch()
+            try:
+                await slot  # _dispatch took the slot for this create
+            except asyncio.CancelledError:
+                if slot.done() and not slot.cancelled():
+                    self._release(ok=False)  # granted, then cancelled: hand the slot on
+                elif slot in self._waiting:
+                    self._waiting.remove(slot)
+                raise
+        else:
+            self._take()
         ok = False
         try:
             with create_retry_listener(self._heard):
@@ -73,11 +82,35 @@ class CreateQueue:
             ok = True
             return result
         finally:
-            async with self._changed:
-                self.active -= 1
-                if ok:
-                    self.limit = min(self.ceiling, self.limit + 1)
-                self._changed.notify_all()
+            self._release(ok=ok)
+
+    def _free(self) -> bool:
+        return self.active < self.limit and self.loop.time() >= self.resume_at
+
+    def _take(self) -> None:
+        self.active += 1
+        self.peak = max(self.peak, self.active)
+
+    def _release(self, *, ok: bool) -> None:
+        self.active -= 1
+        if ok:
+            self.limit = min(self.ceiling, self.limit + 1)
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        """Grant free slots to the first waiting creates; during a 429 pause, come back
+        when it ends."""
+        while self._waiting and self._free():
+            slot = self._waiting.popleft()
+            if not slot.done():
+                self._take()
+                slot.set_result(None)
+        if self._waiting and self.active < self.limit and self._timer is None:
+            self._timer = self.loop.call_at(self.resume_at, self._resume)
+
+    def _resume(self) -> None:
+        self._timer = None
+        self._dispatch()
 
     def _heard(self, exc: Exception, delay: float) -> None:
         if isinstance(exc, openai.RateLimitError):

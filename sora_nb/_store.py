@@ -9,7 +9,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from ._config import cache_dir
+from ._config import cache_dir, cache_dir_path
 from ._errors import SoraParameterError
 from ._ids import inside, path_segment
 from ._journal import HistoryEntry, Journal, journal_at
@@ -35,8 +35,8 @@ log = logging.getLogger("sora_nb")
 
 
 def journal() -> Journal:
-    """The journal of the current cache dir."""
-    return journal_at(cache_dir())
+    """The journal of the current cache dir (``Journal`` makes the folder on connecting)."""
+    return journal_at(cache_dir_path())
 
 
 def journal_path() -> Path:

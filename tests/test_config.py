@@ -68,6 +68,31 @@ def test_cache_dir_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     assert _config.cache_dir() == tmp_path / "explicit"
 
 
+def test_the_journal_makes_a_missing_cache_dir(tmp_path: Path) -> None:
+    # the journal is found without a mkdir per create (cache_dir_path); it makes the
+    # folder when it connects, also when the folder went away after a first use
+    from sora_nb import _store
+
+    folder = tmp_path / "not" / "yet"
+    snb.configure(cache_dir=folder)
+    assert _config.cache_dir_path() == folder and not folder.exists()
+    assert snb.history() == [] and (folder / "journal.sqlite3").is_file()
+    _store.journal().close()
+    import shutil
+
+    shutil.rmtree(tmp_path / "not")
+    assert snb.history() == [] and (folder / "journal.sqlite3").is_file()
+    # a write after the folder went away lands in the new file (the writer thread's
+    # connection to the deleted one is not reused)
+    entry = _store.HistoryEntry(id="video_after", prompt="p", original_prompt="p",
+                                model="sora-2", seconds=4, size="1280x720", backend="local",
+                                created_at=1.0)
+    _store.record_created(entry)
+    shutil.rmtree(tmp_path / "not")
+    _store.record_created(entry)
+    assert [e.id for e in snb.history()] == ["video_after"]
+
+
 def test_a_rejected_key_never_appears_in_the_error(monkeypatch: pytest.MonkeyPatch) -> None:
     from sora_nb.local import start
 
