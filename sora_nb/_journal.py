@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from . import _journal_write as _w
+from ._journal_conn import file_id, has_tables, open_connection
 from ._journal_write import GroupCommit
 
 __all__ = [
@@ -53,8 +54,6 @@ LEGACY_NAME = "journal.jsonl"
 PENDING_STALE_SECONDS = 15 * 60.0
 #: Statuses of entries that hold no usable job (never offered again by ``find_cached``).
 NOT_REUSABLE = ("failed", "pending", "unknown", "cancelled", "expired")
-#: How long a writer waits for another process's transaction before giving up.
-BUSY_TIMEOUT_MS = 30_000
 
 
 @dataclass(frozen=True)
@@ -171,31 +170,24 @@ class Journal:
     def _connect(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is not None and getattr(self._local, "pid", None) == os.getpid():
-            if os.path.exists(self._file):
+            if file_id(self._file) == self._local.file:
                 return conn
-            conn.close()  # the file was deleted (the cache dir removed): a new one below
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # Created 0600 before SQLite opens it (prompts are private); SQLite gives its -wal
-        # and -shm files the database file's permissions. A file made now (the first use,
-        # or the cache dir was deleted since) gets its tables again.
-        fresh = not self.path.exists()
-        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
-        if fresh:
+            # the file was deleted or replaced since (the cache dir removed): a write on
+            # this connection would go to the deleted file, so connect to the new one
+            conn.close()
+            self._local.conn = None
+        conn, made = open_connection(self.path)
+        try:
+            # once per process, and again for a file made since (tables are checked, not
+            # assumed: another thread may have made the file and not its tables yet)
             with self._ready_lock:
-                self._ready = False
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
-                               isolation_level=None)
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        mode = _switch_to_wal(conn)
-        if str(mode).lower() != "wal":  # e.g. a network file system: still safe, slower
-            log.debug("sora_nb: the journal runs in %s mode, not WAL", mode)
-        # FULL: a committed create survives a power cut too, as the fsync'd JSON lines did.
-        conn.execute("PRAGMA synchronous = FULL")
-        self._local.conn, self._local.pid = conn, os.getpid()
-        with self._ready_lock:
-            if not self._ready:
-                self._prepare(conn)
-                self._ready = True
+                if not self._ready or not has_tables(conn):
+                    self._prepare(conn)
+                    self._ready = True
+        except BaseException:
+            conn.close()
+            raise
+        self._local.conn, self._local.pid, self._local.file = conn, os.getpid(), made
         return conn
 
     def _prepare(self, conn: sqlite3.Connection) -> None:
@@ -367,8 +359,11 @@ def complete_and_read(conn: sqlite3.Connection, idempotency_key: str,
     """A write: ``_journal_write.complete_pending``, then the entry as journaled, read in
     the same transaction on the writer thread (not by the event loop after the commit)."""
     _w.complete_pending(conn, idempotency_key, entry)
-    row = conn.execute(f"SELECT {_COLUMNS}, updated_at FROM jobs WHERE idempotency_key = ?",
-                       (idempotency_key,)).fetchone()
+    # by key; a replay folded into the row its id already had (which keeps that row's key)
+    row = (conn.execute(f"SELECT {_COLUMNS}, updated_at FROM jobs WHERE idempotency_key = ?",
+                        (idempotency_key,)).fetchone()
+           or conn.execute(f"SELECT {_COLUMNS}, updated_at FROM jobs WHERE id = ?",
+                           (entry.id,)).fetchone())
     return _entry(row, time.time()) if row is not None else None
 
 
@@ -380,17 +375,3 @@ def journal_at(folder: Path) -> Journal:
         if journal is None:
             journal = _journals[path] = Journal(path)
         return journal
-
-
-def _switch_to_wal(conn: sqlite3.Connection) -> str:
-    """``PRAGMA journal_mode = WAL``, tried again while another process holds the lock:
-    SQLite answers "database is locked" to a journal-mode switch at once, without waiting
-    out ``busy_timeout``, when two processes open a new journal together."""
-    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
-    while True:
-        try:
-            return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.02)

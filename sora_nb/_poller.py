@@ -11,6 +11,7 @@ with no I/O while the thin clients send."""
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -96,6 +97,8 @@ class PollPolicy:
 #: The jitter of every policy without a seed: one generator, seeded once (seeding a new one
 #: reads the OS's entropy: 0.2 ms, twice per create).
 _unseeded = random.Random()
+# a forked child draws its own jitter, not its parent's sequence (as the random module does)
+os.register_at_fork(after_in_child=_unseeded.seed)
 
 
 def policy_rng(policy: PollPolicy) -> random.Random:

@@ -71,27 +71,57 @@ def test_cache_dir_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 def test_the_journal_makes_a_missing_cache_dir(tmp_path: Path) -> None:
     # the journal is found without a mkdir per create (cache_dir_path); it makes the
     # folder when it connects, also when the folder went away after a first use
+    import shutil
+    import sqlite3
+    import threading
+
     from sora_nb import _store
 
     folder = tmp_path / "not" / "yet"
     snb.configure(cache_dir=folder)
     assert _config.cache_dir_path() == folder and not folder.exists()
     assert snb.history() == [] and (folder / "journal.sqlite3").is_file()
-    _store.journal().close()
-    import shutil
 
-    shutil.rmtree(tmp_path / "not")
-    assert snb.history() == [] and (folder / "journal.sqlite3").is_file()
-    # a write after the folder went away lands in the new file (the writer thread's
-    # connection to the deleted one is not reused)
-    entry = _store.HistoryEntry(id="video_after", prompt="p", original_prompt="p",
-                                model="sora-2", seconds=4, size="1280x720", backend="local",
-                                created_at=1.0)
-    _store.record_created(entry)
-    shutil.rmtree(tmp_path / "not")
-    _store.record_created(entry)
-    assert [e.id for e in snb.history()] == ["video_after"]
+    def entry(video_id: str) -> _store.HistoryEntry:
+        return _store.HistoryEntry(id=video_id, prompt="p", original_prompt="p",
+                                   model="sora-2", seconds=4, size="1280x720",
+                                   backend="local", created_at=1.0)
 
+    def on_disk() -> list[str]:  # what the file holds now, by a connection of its own
+        with sqlite3.connect(folder / "journal.sqlite3") as conn:
+            return sorted(r[0] for r in conn.execute("SELECT id FROM jobs"))
+
+    # 1. the writer thread made the new file: the reader's old connection is not reused
+    _store.record_created(entry("video_1"))
+    assert [e.id for e in snb.history()] == ["video_1"]
+    shutil.rmtree(tmp_path / "not")
+    _store.record_created(entry("video_2"))  # the writer thread, still alive, writes
+    assert on_disk() == ["video_2"]
+    assert [e.id for e in snb.history()] == ["video_2"]
+
+    # 2. a reader made the new file first: the writer's old connection is not reused
+    shutil.rmtree(tmp_path / "not")
+    assert snb.history() == []
+    _store.record_created(entry("video_3"))
+    assert on_disk() == ["video_3"]
+
+    # 3. threads reconnecting at once all find the tables
+    shutil.rmtree(tmp_path / "not")
+    journal = _store.journal()
+    errors: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            journal.history()
+        except BaseException as exc:  # collected for the assert below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=read) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
 
 def test_a_rejected_key_never_appears_in_the_error(monkeypatch: pytest.MonkeyPatch) -> None:
     from sora_nb.local import start

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import httpx2
 import openai
@@ -24,6 +26,14 @@ def _rate_limited() -> openai.RateLimitError:
     request = httpx2.Request("POST", "http://127.0.0.1/v1/videos")
     return openai.RateLimitError("429", response=httpx2.Response(429, request=request),
                                  body=None)
+
+
+def _run(scenario: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run a scenario, failing (not hanging) if the queue never lets it finish."""
+    async def bounded() -> None:
+        await asyncio.wait_for(scenario(), 10)
+
+    asyncio.run(bounded())
 
 
 async def _settle() -> None:
@@ -54,7 +64,7 @@ def test_waiting_creates_start_in_order_and_one_per_freed_slot() -> None:
         assert started == list(range(10))
         assert queue.peak == 3 and queue.active == 0 and not queue._waiting
 
-    asyncio.run(scenario())
+    _run(scenario)
 
 
 def test_a_cancelled_waiter_never_holds_a_slot() -> None:
@@ -72,8 +82,10 @@ def test_a_cancelled_waiter_never_holds_a_slot() -> None:
         waiting = asyncio.create_task(queue.run(lambda: create("waiting")))
         last = asyncio.create_task(queue.run(lambda: create("last")))
         await _settle()
-        waiting.cancel()  # cancelled while queued
+        assert len(queue._waiting) == 2
+        waiting.cancel()  # cancelled while queued: it leaves the queue
         await _settle()
+        assert len(queue._waiting) == 1
         gate.set()
         assert await first == "first" and await last == "last"
         assert waiting.cancelled() and started == ["first", "last"]
@@ -91,7 +103,19 @@ def test_a_cancelled_waiter_never_holds_a_slot() -> None:
         assert granted.cancelled() and "granted" not in started
         assert queue.active == 0
 
-    asyncio.run(scenario())
+        # cancelled, and a slot freed, in one step: the slot skips it for the next
+        started.clear()
+        queue._take()
+        doomed = asyncio.create_task(queue.run(lambda: create("doomed")))
+        next_one = asyncio.create_task(queue.run(lambda: create("next")))
+        await _settle()
+        doomed.cancel()
+        queue._release(ok=True)
+        assert await next_one == "next"
+        assert doomed.cancelled() and started == ["next"]
+        assert queue.active == 0 and not queue._waiting
+
+    _run(scenario)
 
 
 def test_a_429_pauses_every_create_and_halves_the_limit() -> None:
@@ -100,34 +124,41 @@ def test_a_429_pauses_every_create_and_halves_the_limit() -> None:
         queue = CreateQueue(loop, ceiling=4)
         started_at: dict[int, float] = {}
         limited = asyncio.Event()
+        finish = asyncio.Event()
 
         async def create(i: int) -> int:
             started_at[i] = loop.time()
             if i == 0:
-                # what send_create does when it meets a 429 and will wait 0.2 s
+                # what send_create does when it meets a 429 and will wait 0.1 s; this
+                # create then runs on (until `finish`), so its end cannot restart the
+                # queue: only the pause's own timer can
                 from sora_nb import _create
 
                 listener = _create._listener.get()
                 assert listener is not None
-                listener(_rate_limited(), 0.2)
+                listener(_rate_limited(), 0.1)
                 limited.set()
-                await asyncio.sleep(0.2)
-            else:
-                await limited.wait()
+                await finish.wait()
             return i
 
-        first = asyncio.create_task(queue.run(lambda: create(0)))
+        first = asyncio.create_task(queue.run(functools.partial(create, 0)))
         await limited.wait()
-        heard_at = loop.time()
+        resume_at = queue.resume_at
         assert queue.rate_limited == 1 and queue.limit == 2
-        rest = [asyncio.create_task(queue.run(functools.partial(create, i))) for i in range(1, 6)]
-        assert await asyncio.gather(first, *rest) == list(range(6))
-        # nothing started during the pause, and the queue came back on its own after it
-        assert all(started_at[i] >= heard_at + 0.2 - 0.01 for i in range(1, 6))
+        rest = [asyncio.create_task(queue.run(functools.partial(create, i)))
+                for i in range(1, 6)]
+        await _settle()
+        assert set(started_at) == {0}  # paused: nothing else started
+        assert await asyncio.gather(*rest) == list(range(1, 6))
+        # nothing started before the pause ended (the loop's own clock), and the queue
+        # came back on its own while the 429'd create still ran
+        assert all(started_at[i] >= resume_at - 0.002 for i in range(1, 6))
+        assert not first.done()
+        finish.set()
+        assert await first == 0
         assert queue.active == 0 and queue.limit == 4  # each success regrew it by one
 
-    asyncio.run(scenario())
-
+    _run(scenario)
 
 def test_the_listener_is_for_creates_only() -> None:
     # outside create_retry_listener nothing is told; inside, only that block's listener
@@ -155,4 +186,4 @@ def test_many_queued_creates_all_finish(ceiling: int) -> None:
         assert got == list(range(1000))
         assert queue.peak == ceiling and queue.active == 0 and not queue._waiting
 
-    asyncio.run(scenario())
+    _run(scenario)
