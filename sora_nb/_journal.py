@@ -204,10 +204,10 @@ class Journal:
                 conn.execute("INSERT INTO meta VALUES ('imported_jsonl', ?)", (str(time.time()),))
 
     @contextmanager
-    def _write(self, conn: sqlite3.Connection | None = None) -> Iterator[sqlite3.Connection]:
-        """One write transaction, taken at once (``BEGIN IMMEDIATE``) so that two processes
-        never deadlock upgrading read locks; rolled back on any error."""
-        conn = conn or self._connect()
+    def _write(self, conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+        """One write transaction on ``conn`` (the schema's: every other write goes through
+        the group commit), taken at once (``BEGIN IMMEDIATE``) so that two processes never
+        deadlock upgrading read locks; rolled back on any error."""
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn
@@ -242,25 +242,6 @@ class Journal:
                           *args: P.args, **kwargs: P.kwargs) -> T:
         """The async twin of ``write``: the event loop runs on while the commit happens."""
         return await asyncio.wrap_future(self.submit(write, *args, **kwargs))
-
-    def begin_pending(self, idempotency_key: str, **fields: Any) -> None:
-        """Journal a create about to be sent (``_journal_write.begin_pending``)."""
-        self.write(_w.begin_pending, idempotency_key, **fields)
-
-    def complete_pending(self, idempotency_key: str, entry: HistoryEntry) -> None:
-        """Give the pending create its id (``_journal_write.complete_pending``)."""
-        self.write(_w.complete_pending, idempotency_key, entry)
-
-    def mark_unknown(self, idempotency_key: str, reason: str) -> HistoryEntry | None:
-        """The create's outcome is unknown (it failed after it may have been received):
-        the entry says so and why; returns it."""
-        self.write(_w.mark_unknown, idempotency_key, reason)
-        return self.by_idempotency_key(idempotency_key)
-
-    def drop_pending(self, idempotency_key: str) -> None:
-        """The create was refused before anything was made (4xx, connection refused): no
-        job exists, so its pending entry goes."""
-        self.write(_w.drop_pending, idempotency_key)
 
     def record(self, entry: HistoryEntry) -> None:
         """Journal a job known by id (a create journaled the old way, or an attach)."""

@@ -39,10 +39,8 @@ __all__ = [
     "derive_video",
     "download_asset",
     "find_reusable",
-    "journal_created",
     "list_videos",
     "retrieve_polled",
-    "retrieve_video",
     "retrieve_with_headers",
     "sdk_call",
 ]
@@ -204,18 +202,11 @@ async def _still_there(backend: Backend, video_id: str, policy: PollPolicy) -> b
     return True
 
 
-async def retrieve_video(backend: Backend, video_id: str, policy: PollPolicy) -> Video:
-    """The backend's current ``Video`` for ``video_id`` (whose id must be usable)."""
-    client = runtime.client(backend)
-    video = await sdk_call(lambda: client.videos.retrieve(video_id), policy)
-    check_server_id(video.id, server=backend.label)
-    return video
-
-
 async def retrieve_polled(backend: Backend, video_id: str, policy: PollPolicy
                           ) -> tuple[Video, object]:
-    """``retrieve_video`` with the response headers: an attach's GET, which its polling
-    then takes as its first poll (its hint included) instead of asking again."""
+    """The backend's current ``Video`` for ``video_id`` (whose id must be usable) and the
+    response headers: an attach's GET, which its polling then takes as its first poll (its
+    hint included) instead of asking again."""
     polled = await sdk_call(lambda: retrieve_with_headers(backend, video_id), policy)
     check_server_id(polled[0].id, server=backend.label)
     return polled
@@ -288,19 +279,11 @@ async def _make_still(backend: Backend, video_id: str, variant: Variant, target:
     return path
 
 
-def journal_created(video: Video, backend: Backend, original_prompt: str | None, kind: str,
-                    cache_key: str | None, remixed_from: str | None = None) -> None:
-    """Journal a job this process first saw by id (``kind`` ``attached``), reading the
-    server's answer leniently; ``video.id`` must have passed ``check_server_id``."""
-    _store.record_created(entry_from_video(
-        video, video_id=video.id, backend=backend.identity, original_prompt=original_prompt,
-        kind=kind, cache_key=cache_key, remixed_from=remixed_from, created_at=time.time(),
-    ))
-
-
 async def async_journal_created(video: Video, backend: Backend, kind: str) -> None:
-    """The async twin of ``journal_created`` (no prompt or cache key: an attach): the loop
-    runs on during the commit, which many attaches at once share (``_journal_write``)."""
+    """Journal a job this process first saw by id (``kind`` ``attached``: no prompt or
+    cache key), reading the server's answer leniently; ``video.id`` must have passed
+    ``check_server_id``. Awaited: the loop runs on during the commit, which many attaches
+    at once share (``_journal_write``)."""
     await _store.journal().async_write(upsert, entry_from_video(
         video, video_id=video.id, backend=backend.identity, original_prompt=None,
         kind=kind, cache_key=None, remixed_from=None, created_at=time.time(),

@@ -41,9 +41,9 @@ def entry(video_id: str, **changes: object) -> HistoryEntry:
 
 
 def pending(journal: Journal, key: str, cache_key: str | None = "ck") -> None:
-    journal.begin_pending(key, request={"prompt": "p", "seconds": "4"}, prompt="p",
-                          original_prompt="p", model="sora-2", seconds=4, size="1280x720",
-                          backend="local:test", cache_key=cache_key)
+    journal.write(_w.begin_pending, key, request={"prompt": "p", "seconds": "4"}, prompt="p",
+                  original_prompt="p", model="sora-2", seconds=4, size="1280x720",
+                  backend="local:test", cache_key=cache_key)
 
 
 @pytest.fixture()
@@ -58,7 +58,8 @@ def test_a_pending_create_is_visible_before_its_answer_and_completed_after(
     (first,) = journal.history()
     assert (first.id, first.status, first.idempotency_key) == ("", "pending", "key-1")
     assert journal.find_cached("ck") is None  # a pending create is not reusable
-    journal.complete_pending("key-1", entry("video_a", status="in_progress", progress=5))
+    journal.write(_w.complete_pending, "key-1",
+                  entry("video_a", status="in_progress", progress=5))
     (done,) = journal.history()
     assert (done.id, done.status, done.progress, done.cache_key) == (
         "video_a", "in_progress", 5, "ck")
@@ -70,8 +71,9 @@ def test_a_pending_create_is_visible_before_its_answer_and_completed_after(
 def test_an_ambiguous_create_stays_as_unknown_and_a_refused_one_goes(journal: Journal) -> None:
     pending(journal, "lost")
     pending(journal, "refused")
-    unknown = journal.mark_unknown("lost", "HTTP 502 after the request was sent")
-    journal.drop_pending("refused")
+    journal.write(_w.mark_unknown, "lost", "HTTP 502 after the request was sent")
+    unknown = journal.by_idempotency_key("lost")
+    journal.write(_w.drop_pending, "refused")
     assert unknown is not None and unknown.status == "unknown"
     assert [(e.idempotency_key, e.status, e.error_message) for e in journal.history()] == [
         ("lost", "unknown", "HTTP 502 after the request was sent")]
@@ -87,7 +89,7 @@ def test_a_pending_entry_of_a_dead_process_reads_as_unknown(journal: Journal) ->
 def test_a_replayed_id_folds_into_the_entry_already_there(journal: Journal) -> None:
     journal.record(entry("video_same", kind="attached"))
     pending(journal, "replay")
-    journal.complete_pending("replay", entry("video_same", status="completed"))
+    journal.write(_w.complete_pending, "replay", entry("video_same", status="completed"))
     assert [(e.id, e.status) for e in journal.history()] == [("video_same", "completed")]
 
 
@@ -160,12 +162,13 @@ def test_two_processes_share_one_journal(tmp_path: Path) -> None:
         "import sys, time\n"
         "from pathlib import Path\n"
         "from sora_nb._journal import Journal, HistoryEntry\n"
+        "from sora_nb._journal_write import begin_pending, complete_pending\n"
         "j = Journal(Path(sys.argv[1]))\n"
         "for i in range(50):\n"
         "    k = f'{sys.argv[2]}-{i}'\n"
-        "    j.begin_pending(k, request={}, prompt='p', original_prompt='p', model='m',\n"
-        "                    seconds=4, size='1x1', backend='b')\n"
-        "    j.complete_pending(k, HistoryEntry(id='video_' + k, prompt='p',\n"
+        "    j.write(begin_pending, k, request={}, prompt='p', original_prompt='p',\n"
+        "            model='m', seconds=4, size='1x1', backend='b')\n"
+        "    j.write(complete_pending, k, HistoryEntry(id='video_' + k, prompt='p',\n"
         "        original_prompt='p', model='m', seconds=4, size='1x1', backend='b',\n"
         "        created_at=time.time()))\n"
     )

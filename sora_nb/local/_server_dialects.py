@@ -16,11 +16,10 @@ from ._dialect_vllm import VllmOmni
 
 __all__ = ["DIALECTS", "dialect_named"]
 
-DIALECTS: tuple[str, ...] = ("sora", "vllm-omni", "sglang", "gateway")
-
 _DIALECTS: dict[str, type[Dialect]] = {
     "sora": Dialect, "vllm-omni": VllmOmni, "sglang": SGLang, "gateway": Gateway,
 }
+DIALECTS: tuple[str, ...] = tuple(_DIALECTS)
 
 
 def dialect_named(name: str) -> Dialect:
